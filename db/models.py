@@ -1,0 +1,143 @@
+"""The tables: users, their writing sessions and messages, styles, runtime adapter registrations.
+
+Deleting a user deletes their sessions, and deleting a session deletes its messages: the foreign keys
+say ``ON DELETE CASCADE`` and the ORM relationships defer to the database (``passive_deletes``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base
+from db.types import UTCDateTime, string_enum, utcnow
+
+USERNAME_MAX = 64
+TITLE_MAX = 200
+NAME_MAX = 64
+PATH_MAX = 1024
+
+
+class Role(str, enum.Enum):
+    """What a user may do. Guests (the UI's demo mode) have no password and cannot log in."""
+
+    USER = "user"
+    ADMIN = "admin"
+    GUEST = "guest"
+
+
+class MessageRole(str, enum.Enum):
+    """Who wrote a message, in chat-completion terms."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageStatus(str, enum.Enum):
+    """Where a message stands: assistant replies are ``pending`` while they are generated."""
+
+    PENDING = "pending"
+    COMPLETE = "complete"
+    ABORTED = "aborted"
+    ERROR = "error"
+
+
+class User(Base):
+    """An account. ``username`` is stored lower-cased; ``password_hash`` is argon2 (None for guests)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(string_enum(Role, "user_role"), default=Role.USER)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sessions: Mapped[list[WritingSession]] = relationship(
+        back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class WritingSession(Base):
+    """One draft conversation of a user in one style; a share token makes it readable by link."""
+
+    __tablename__ = "writing_sessions"
+    __table_args__ = (Index("ix_writing_sessions_owner_updated", "owner_id", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    style: Mapped[str] = mapped_column(String(NAME_MAX))
+    share_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    owner: Mapped[User] = relationship(back_populates="sessions")
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="session",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="(Message.created_at, Message.id)",
+    )
+
+
+class Message(Base):
+    """One turn. Assistant turns carry the generation's parameters, token counts and timings."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_session_created", "session_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("writing_sessions.id", ondelete="CASCADE"))
+    role: Mapped[MessageRole] = mapped_column(string_enum(MessageRole, "message_role"))
+    content: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[MessageStatus] = mapped_column(
+        string_enum(MessageStatus, "message_status"), default=MessageStatus.COMPLETE
+    )
+    style: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    strength: Mapped[float | None] = mapped_column(Float)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    session: Mapped[WritingSession] = relationship(back_populates="messages")
+
+
+class Style(Base):
+    """A writing style: its prompt, adapter and the base model (name and weights hash) it was trained on."""
+
+    __tablename__ = "styles"
+
+    id: Mapped[str] = mapped_column(String(NAME_MAX), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(NAME_MAX * 2))
+    description: Mapped[str] = mapped_column(Text, default="")
+    system_prompt: Mapped[str] = mapped_column(Text, default="")
+    adapter_path: Mapped[str] = mapped_column(String(PATH_MAX))
+    rank: Mapped[int] = mapped_column(Integer)
+    base_model: Mapped[str] = mapped_column(String(255))
+    base_model_sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(NAME_MAX))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AdapterRegistration(Base):
+    """An adapter loaded at runtime through the API; the server reloads these at start."""
+
+    __tablename__ = "adapter_registrations"
+
+    name: Mapped[str] = mapped_column(String(NAME_MAX), primary_key=True)
+    path: Mapped[str] = mapped_column(String(PATH_MAX))
+    base_model_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,55 @@
+"""The storage API the routes and the UI call (never raw SQL). Keyword-only functions, Session first.
+
+Each function that changes data commits before it returns; reads leave the session as it was.
+Someone else's session is indistinguishable from a missing one (None, [], False or NotFoundError).
+"""
+
+from db.repo_common import NotFoundError
+from db.repo_messages import (
+    abort_unfinished_generations,
+    add_message,
+    finish_generation,
+    list_messages,
+    start_generation,
+)
+from db.repo_sessions import (
+    create_session,
+    create_share_token,
+    delete_session,
+    get_session,
+    get_shared_session,
+    list_sessions,
+    rename_session,
+    revoke_share_token,
+)
+from db.repo_adapters import list_adapter_registrations, register_adapter, unregister_adapter
+from db.repo_styles import get_style, list_styles, upsert_style
+from db.repo_users import authenticate, create_user, delete_user, get_user, get_user_by_username
+
+__all__ = [
+    "NotFoundError",
+    "abort_unfinished_generations",
+    "add_message",
+    "authenticate",
+    "create_session",
+    "create_share_token",
+    "create_user",
+    "delete_session",
+    "delete_user",
+    "finish_generation",
+    "get_session",
+    "get_shared_session",
+    "get_style",
+    "get_user",
+    "get_user_by_username",
+    "list_adapter_registrations",
+    "list_messages",
+    "list_sessions",
+    "list_styles",
+    "register_adapter",
+    "rename_session",
+    "revoke_share_token",
+    "start_generation",
+    "unregister_adapter",
+    "upsert_style",
+]
