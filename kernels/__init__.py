@@ -1,0 +1,59 @@
+"""Multi-LoRA ops: SGMV (prefill segments) and BGMV (decode rows) with one dispatch point.
+
+CUDA tensors go to the Triton kernels (``kernels.sgmv`` / ``kernels.bgmv``, imported on first use so
+CPU-only installs never import triton); CPU tensors take the segment loop of ``kernels.torch_path``.
+``kernels.reference`` is the specification both must match.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from kernels.metadata import LoRAMetadata
+from kernels.torch_path import segment_lora
+
+__all__ = ["LoRAMetadata", "add_lora"]
+
+
+def _add_lora_triton(
+    y: torch.Tensor,
+    x: torch.Tensor,
+    lora_a: torch.Tensor,
+    lora_b: torch.Tensor,
+    meta: LoRAMetadata,
+    slice_offsets: tuple[int, ...],
+) -> None:
+    buf = torch.empty((x.shape[0], lora_a.shape[1]), dtype=torch.float32, device=x.device)  # [T, n_slices*R]
+    if meta.is_decode:
+        from kernels import bgmv
+
+        bgmv.bgmv_shrink(x, lora_a, buf, meta.token_slots, meta.token_scales)
+        bgmv.bgmv_expand(buf, lora_b, y, meta.token_slots, slice_offsets)
+        return
+    from kernels import sgmv
+
+    segs = (meta.seg_starts, meta.seg_lens, meta.seg_slots)
+    sgmv.sgmv_shrink(x, lora_a, buf, *segs, meta.token_scales, max_seg_len=meta.max_seg_len)
+    sgmv.sgmv_expand(buf, lora_b, y, *segs, slice_offsets, max_seg_len=meta.max_seg_len)
+
+
+def add_lora(
+    y: torch.Tensor,
+    x: torch.Tensor,
+    lora_a: torch.Tensor,
+    lora_b: torch.Tensor,
+    meta: LoRAMetadata,
+    slice_offsets: tuple[int, ...],
+) -> None:
+    """Add every token's adapter delta to ``y`` in place (a fused layer: all slices at once).
+
+    x [T, H_in], lora_a [S, n_slices*R, H_in], lora_b [S, N, R], y [T, N]; tokens described by ``meta``.
+    """
+    if x.shape[0] != meta.num_tokens:
+        raise ValueError(f"LoRA metadata describes {meta.num_tokens} tokens but the layer got {x.shape[0]}")
+    if not meta.has_lora:
+        return
+    if x.is_cuda:
+        _add_lora_triton(y, x, lora_a, lora_b, meta, slice_offsets)
+    else:
+        segment_lora(y, x, lora_a, lora_b, meta.segments, slice_offsets)

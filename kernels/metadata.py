@@ -1,0 +1,137 @@
+"""Per-step LoRA metadata: which adapter slot each token uses, built once per step for all layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of consecutive tokens ``[start, end)`` sharing one slot and one scale (host side)."""
+
+    start: int
+    end: int
+    slot: int
+    scale: float
+
+
+def _segments(num_tokens: list[int], slots: list[int], scales: list[float]) -> list[Segment]:
+    """Merge consecutive sequences with the same (slot, scale); drop runs without an adapter."""
+    runs: list[Segment] = []
+    start = 0
+    for n, slot, scale in zip(num_tokens, slots, scales):
+        last = runs[-1] if runs else None
+        if last is not None and last.end == start and (last.slot, last.scale) == (slot, scale):
+            runs[-1] = Segment(last.start, start + n, slot, scale)
+        elif slot >= 0 and n > 0:
+            runs.append(Segment(start, start + n, slot, scale))
+        start += n
+    return runs
+
+
+def _check(num_tokens: list[int], slots: list[int], scales: list[float]) -> None:
+    if not len(num_tokens) == len(slots) == len(scales):
+        raise ValueError(
+            f"LoRA metadata lists differ in length: num_tokens={len(num_tokens)}, "
+            f"slots={len(slots)}, scales={len(scales)}"
+        )
+    if any(n < 0 for n in num_tokens) or any(s < -1 for s in slots):
+        raise ValueError(f"LoRA metadata: token counts must be >= 0 and slots >= -1, got {num_tokens}, {slots}")
+
+
+@dataclass
+class LoRAMetadata:
+    """Preallocated device buffers describing one step, shared by every LoRA-wrapped layer.
+
+    Token view (decode, BGMV): ``token_slots [T]`` (-1 = no adapter), ``token_scales [T]``.
+    Segment view (prefill, SGMV): ``seg_starts / seg_lens / seg_slots [G]``, and ``segments`` on the
+    host for the CPU path. Allocate once with :meth:`allocate`, refill every step with :meth:`fill`.
+    """
+
+    token_slots_buf: torch.Tensor  # [max_tokens] int64
+    token_scales_buf: torch.Tensor  # [max_tokens] fp32
+    seg_buf: torch.Tensor  # [3, max_segments] int64: starts, lens, slots
+    num_tokens: int = 0
+    is_decode: bool = False
+    max_seg_len: int = 0
+    segments: list[Segment] = field(default_factory=list)
+
+    @classmethod
+    def allocate(cls, max_tokens: int, max_segments: int, device: torch.device | str = "cpu") -> LoRAMetadata:
+        """Preallocate buffers for up to ``max_tokens`` tokens and ``max_segments`` sequences."""
+        return cls(
+            token_slots_buf=torch.full((max_tokens,), -1, dtype=torch.long, device=device),
+            token_scales_buf=torch.zeros(max_tokens, dtype=torch.float32, device=device),
+            seg_buf=torch.zeros((3, max_segments), dtype=torch.long, device=device),
+        )
+
+    @classmethod
+    def build(
+        cls, num_tokens: list[int], slots: list[int], scales: list[float], device: torch.device | str = "cpu"
+    ) -> LoRAMetadata:
+        """Allocate exactly-sized buffers and fill them from per-sequence lists (tests, one-off use)."""
+        meta = cls.allocate(max(sum(num_tokens), 1), max(len(num_tokens), 1), device)
+        meta.fill(num_tokens, slots, scales)
+        return meta
+
+    def fill(self, num_tokens: list[int], slots: list[int], scales: list[float]) -> None:
+        """Describe this step: sequence ``i`` contributes ``num_tokens[i]`` consecutive tokens on ``slots[i]``.
+
+        Sequences are laid out in order; ``scales[i]`` is the per-request strength (adapter scaling is
+        already folded into the slot weights). One host->device copy per buffer.
+        """
+        _check(num_tokens, slots, scales)
+        total = sum(num_tokens)
+        if total > self.token_slots_buf.numel() or len(num_tokens) > self.seg_buf.shape[1]:
+            raise ValueError(
+                f"LoRA metadata overflow: {total} tokens / {len(num_tokens)} sequences exceed the "
+                f"preallocated {self.token_slots_buf.numel()} / {self.seg_buf.shape[1]}"
+            )
+        counts = torch.tensor(num_tokens, dtype=torch.long)
+        self.token_slots_buf[:total].copy_(torch.repeat_interleave(torch.tensor(slots, dtype=torch.long), counts))
+        self.token_scales_buf[:total].copy_(
+            torch.repeat_interleave(torch.tensor(scales, dtype=torch.float32), counts)
+        )
+        self.segments = _segments(num_tokens, slots, scales)
+        self._fill_segments()
+        self.num_tokens = total
+        self.is_decode = all(n == 1 for n in num_tokens)
+
+    def _fill_segments(self) -> None:
+        rows = [[s.start for s in self.segments], [s.end - s.start for s in self.segments],
+                [s.slot for s in self.segments]]
+        if self.segments:
+            self.seg_buf[:, :len(self.segments)].copy_(torch.tensor(rows, dtype=torch.long))
+        self.max_seg_len = max(rows[1], default=0)
+
+    @property
+    def has_lora(self) -> bool:
+        """Whether any token of this step uses an adapter."""
+        return bool(self.segments)
+
+    @property
+    def token_slots(self) -> torch.Tensor:
+        """``[T]`` slot per token, -1 for no adapter."""
+        return self.token_slots_buf[:self.num_tokens]
+
+    @property
+    def token_scales(self) -> torch.Tensor:
+        """``[T]`` fp32 per-request strength per token."""
+        return self.token_scales_buf[:self.num_tokens]
+
+    @property
+    def seg_starts(self) -> torch.Tensor:
+        """``[G]`` first token of each adapter segment."""
+        return self.seg_buf[0, :len(self.segments)]
+
+    @property
+    def seg_lens(self) -> torch.Tensor:
+        """``[G]`` token count of each adapter segment."""
+        return self.seg_buf[1, :len(self.segments)]
+
+    @property
+    def seg_slots(self) -> torch.Tensor:
+        """``[G]`` slot of each adapter segment (never -1)."""
+        return self.seg_buf[2, :len(self.segments)]
