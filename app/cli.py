@@ -10,6 +10,7 @@ import sys
 # name -> (module exposing ``configure(parser)`` and ``run(args) -> int | None``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-model": ("engine.fetch_cli", "download and convert the embedded model (idempotent)"),
+    "serve": ("app.serve_cli", "run the OpenAI-compatible server (and the UI when installed)"),
 }
 
 

@@ -1,0 +1,100 @@
+"""Every error leaves the server as OpenAI's JSON: ``{"error": {"message", "type", "param", "code"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from engine.async_engine import EngineBusy
+
+log = logging.getLogger(__name__)
+
+_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "invalid_request_error",
+          404: "invalid_request_error", 405: "invalid_request_error", 503: "server_error"}
+
+
+class APIError(Exception):
+    """An error with its HTTP status, shaped the way OpenAI clients expect."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None,
+                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        """The JSON body OpenAI's clients parse."""
+        kind = _TYPES.get(self.status, "server_error" if self.status >= 500 else "invalid_request_error")
+        return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        """This error as an HTTP response."""
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def bad_request(message: str, param: str | None = None) -> APIError:
+    """A 400 for a client mistake."""
+    return APIError(400, message, param=param, code="invalid_value" if param else None)
+
+
+def from_value_error(exc: ValueError) -> APIError:
+    """A 400 from a ``ValueError`` whose message starts with the offending field (SamplingParams style)."""
+    message = str(exc)
+    first = message.split(" ", 1)[0]
+    return bad_request(message, param=first if first.isidentifier() else None)
+
+
+def model_not_found(name: str, known: list[str]) -> APIError:
+    """A 404 naming the model asked for and the ones served."""
+    return APIError(404, f"The model {name!r} does not exist; served models: {', '.join(known)}",
+                    param="model", code="model_not_found")
+
+
+def busy(exc: EngineBusy) -> APIError:
+    """A 503 telling the client when to retry."""
+    seconds = str(max(1, round(exc.retry_after)))
+    return APIError(503, str(exc), code="engine_busy", headers={"Retry-After": seconds})
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request", None
+    first = errors[0]
+    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(loc) or None
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{param or 'body'}: {message}", param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every exception the app can raise to OpenAI's error JSON (client mistakes never give 500)."""
+
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = _validation_message(exc)
+        return bad_request(message, param).response()
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return APIError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})).response()
+
+    @app.exception_handler(EngineBusy)
+    async def _busy(_: Request, exc: EngineBusy) -> JSONResponse:
+        return busy(exc).response()
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return APIError(500, f"internal server error: {type(exc).__name__}").response()

@@ -1,0 +1,108 @@
+"""Turn a validated OpenAI request into an engine request: prompt, sampling params, adapter."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from app.catalog import ServedModel, UnknownModel
+from app.deps import AppState
+from app.errors import APIError, bad_request, from_value_error, model_not_found
+from app.metrics import RequestTimer
+from app.responses import ResponseBuilder
+from app.schemas import ChatCompletionRequest, CompletionRequest, SamplingFields
+from engine.async_engine import RequestStream
+from engine.outputs import RequestOutput
+from engine.sampling_params import SamplingParams
+
+_PARAM_FIELDS = {f.name for f in dataclasses.fields(SamplingParams)}
+
+
+@dataclass
+class Generation:
+    """One accepted request: its output stream, response shaper and latency timer."""
+
+    stream: RequestStream
+    builder: ResponseBuilder
+    timer: RequestTimer
+    n: int
+
+    async def final(self) -> RequestOutput:
+        """Consume the stream to the end and return the last (cumulative) output."""
+        last = None
+        try:
+            async for output in self.stream:
+                self.timer.observe(output)
+                last = output
+        finally:
+            self.stream.close()
+        if last is None:
+            raise APIError(500, "the engine returned no output")
+        return last
+
+
+def resolve_model(state: AppState, name: str) -> ServedModel:
+    """The served model called ``name``, or a 404 listing what is served."""
+    try:
+        return state.catalog.get(name)
+    except UnknownModel:
+        raise model_not_found(name, state.catalog.names()) from None
+
+
+def chat_prompt(state: AppState, body: ChatCompletionRequest, model: ServedModel) -> str:
+    """Render the conversation, with the style's system prompt first when the client sent none."""
+    messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+    if model.system_prompt and not any(m["role"] in ("system", "developer") for m in messages):
+        messages.insert(0, {"role": "system", "content": model.system_prompt})
+    try:
+        return state.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+    except ValueError as exc:
+        raise bad_request(f"messages: {exc}", "messages") from None
+
+
+def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, prompt_len: int,
+                    logprobs: int | None) -> SamplingParams:
+    """Style defaults overlaid by the client's values; 400 naming the first bad field."""
+    if body.n > state.settings.max_n:
+        raise bad_request(f"n must be <= {state.settings.max_n}, got {body.n}", "n")
+    values: dict[str, Any] = {k: v for k, v in model.defaults.items() if k in _PARAM_FIELDS}
+    values.update(body.sampling_overrides())
+    values.setdefault("max_tokens", max(1, state.max_model_len - prompt_len))
+    if logprobs is not None:
+        values["logprobs"] = logprobs
+    try:
+        return SamplingParams(**values)
+    except (TypeError, ValueError) as exc:
+        raise from_value_error(ValueError(str(exc))) from None
+
+
+def encode_prompt(state: AppState, prompt: str | list[int]) -> list[int]:
+    """Token ids of the prompt; ids are checked against the vocabulary."""
+    if isinstance(prompt, str):
+        return state.tokenizer.encode(prompt)
+    vocab = state.tokenizer.vocab_size
+    bad = [t for t in prompt if not 0 <= t < vocab]
+    if bad:
+        raise bad_request(f"prompt token ids must be in [0, {vocab}), got {bad[:5]}", "prompt")
+    return list(prompt)
+
+
+async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: ServedModel,
+                prompt: str | list[int], *, chat: bool) -> Generation:
+    """Submit the request to the engine; every client mistake becomes a 4xx before streaming starts."""
+    ids = encode_prompt(state, prompt)
+    params = sampling_params(state, body, model, len(ids), body.logprobs_k())
+    builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state),
+                              want_logprobs=body.logprobs_k() is not None)
+    try:
+        stream = await state.engine.submit(ids, params, builder.request_id, model.lora_request(body.scale()))
+    except ValueError as exc:
+        raise from_value_error(exc) from None
+    timer = state.metrics.timer(model.name, "chat" if chat else "completions")
+    return Generation(stream=stream, builder=builder, timer=timer, n=params.n)
+
+
+def _token_text(state: AppState) -> Any:
+    tokenizer = state.tokenizer
+    return lambda token_id: tokenizer.decode([token_id], skip_special_tokens=False)

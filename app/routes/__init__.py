@@ -1,0 +1,1 @@
+"""HTTP routes: OpenAI endpoints, adapter management, health and metrics."""

@@ -1,0 +1,138 @@
+"""OpenAI request bodies (validated by pydantic) for the routes; responses are built in ``app.responses``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored, as OpenAI-compatible servers do (clients send vendor extras).
+    model_config = ConfigDict(extra="ignore")
+
+
+class ContentPart(_Body):
+    """One part of a multi-part message; only text parts are supported."""
+
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(_Body):
+    """One turn of a conversation."""
+
+    role: Role
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        """The message's text, parts joined."""
+        if isinstance(self.content, list):
+            return "".join(part.text for part in self.content)
+        return self.content or ""
+
+
+class StreamOptions(_Body):
+    """``stream_options``: ask for a final usage chunk."""
+
+    include_usage: bool = False
+
+
+class SamplingFields(_Body):
+    """Sampling fields both endpoints share. None means: the style's default, else the engine's."""
+
+    model: str
+    n: int = 1
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repetition_penalty: float | None = None
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    max_tokens: int | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    lora_scale: float | None = Field(default=None, ge=0.0, le=2.0, description="style strength")
+    strength: float | None = Field(default=None, ge=0.0, le=2.0, description="alias of lora_scale")
+
+    def scale(self) -> float:
+        """The requested style strength (1.0 when not given)."""
+        value = self.lora_scale if self.lora_scale is not None else self.strength
+        return 1.0 if value is None else value
+
+    def include_usage(self) -> bool:
+        """True when the stream should end with a usage chunk."""
+        return bool(self.stream and self.stream_options and self.stream_options.include_usage)
+
+    def sampling_overrides(self) -> dict[str, Any]:
+        """The sampling fields the client set (to lay over the style's defaults)."""
+        names = ("n", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
+                 "repetition_penalty", "seed", "stop", "max_tokens")
+        values = {name: getattr(self, name) for name in names}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+class ChatCompletionRequest(SamplingFields):
+    """``POST /v1/chat/completions``."""
+
+    messages: list[ChatMessage]
+    max_completion_tokens: int | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+
+    @field_validator("messages")
+    @classmethod
+    def _not_empty(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if not messages:
+            raise ValueError("messages must contain at least one message")
+        return messages
+
+    @model_validator(mode="after")
+    def _merge_aliases(self) -> ChatCompletionRequest:
+        if self.max_completion_tokens is not None:
+            self.max_tokens = self.max_completion_tokens
+        return self
+
+    def logprobs_k(self) -> int | None:
+        """How many alternatives the engine must return (None: no logprobs)."""
+        return (self.top_logprobs or 0) if self.logprobs else None
+
+
+class CompletionRequest(SamplingFields):
+    """``POST /v1/completions``: one prompt, as text or token ids."""
+
+    prompt: str | list[int] | list[str]
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+
+    @field_validator("prompt")
+    @classmethod
+    def _single_prompt(cls, prompt: str | list[int] | list[str]) -> str | list[int]:
+        if isinstance(prompt, list) and prompt and isinstance(prompt[0], str):
+            if len(prompt) != 1:
+                raise ValueError(f"only one prompt per request is supported, got {len(prompt)}")
+            prompt = prompt[0]
+        if not prompt:
+            raise ValueError("prompt must not be empty")
+        return prompt
+
+    def logprobs_k(self) -> int | None:
+        """How many alternatives the engine must return (None: no logprobs)."""
+        return self.logprobs
+
+
+class LoadAdapterRequest(_Body):
+    """``POST /v1/load_lora_adapter``."""
+
+    lora_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    lora_path: str = Field(min_length=1)
+
+
+class UnloadAdapterRequest(_Body):
+    """``POST /v1/unload_lora_adapter``."""
+
+    lora_name: str = Field(min_length=1)

@@ -1,0 +1,62 @@
+"""Server settings: command-line flags win over ``INKWELL_*`` environment variables over defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+import styles
+
+PACKAGED_STYLES_DIR = Path(styles.__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Everything ``inkwell serve`` can be told. ``INKWELL_ADAPTER_ROOTS`` is colon-separated."""
+
+    model_config = SettingsConfigDict(env_prefix="INKWELL_", extra="forbid")
+
+    model: str = "smollm2-135m"
+    served_model_name: str | None = None  # the base's name in the API; default: --model's value
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    max_num_seqs: int = 16
+    threads: int | None = None
+    enable_lora: bool = True
+    lora_modules: list[dict[str, str]] = Field(default_factory=list)  # {"name","path"[,"base_model_name"]}
+    max_loras: int = 8
+    max_lora_rank: int = 16
+    max_cpu_loras: int | None = None
+    styles_dir: Path = PACKAGED_STYLES_DIR
+    adapter_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = Field(default=7860, ge=0, le=65535)
+    api_key: str | None = None
+    admin_key: str | None = None
+    database_url: str | None = None
+    engine_url: str | None = None  # reserved for the UI talking to a remote engine
+    enable_ui: bool = True  # mount the Gradio UI (app.ui) when it is installed
+    share: bool = False
+    embed_origins: list[str] = Field(default_factory=list)
+    max_waiting: int = Field(default=64, ge=0)  # requests queued beyond max_num_seqs before 503
+    retry_after_s: float = Field(default=1.0, gt=0)
+    max_n: int = Field(default=8, ge=1)
+
+    @field_validator("adapter_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(":") if part]
+        return value
+
+    @property
+    def base_model_name(self) -> str:
+        """The name clients use for the base model."""
+        return self.served_model_name or self.model
+
+    def all_adapter_roots(self) -> list[Path]:
+        """Folders runtime adapters may be loaded from, resolved; the styles folder is always one."""
+        roots = [*self.adapter_roots, self.styles_dir]
+        return list(dict.fromkeys(Path(root).expanduser().resolve() for root in roots))

@@ -1,0 +1,62 @@
+"""Server-sent events for streamed completions; a client that goes away aborts its request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sse_starlette.sse import EventSourceResponse
+
+from app.errors import APIError
+from app.generation import Generation
+from engine.async_engine import EngineError
+
+DONE = "[DONE]"
+
+
+def _data(payload: dict[str, Any]) -> dict[str, str]:
+    return {"data": json.dumps(payload, ensure_ascii=False)}
+
+
+def _error(message: str) -> dict[str, str]:
+    return _data(APIError(500, message).body())
+
+
+async def _events(generation: Generation, include_usage: bool) -> AsyncIterator[dict[str, str]]:
+    builder = generation.builder
+    try:
+        if builder.chat:
+            yield _data(builder.role_chunk(generation.n))
+        async for output in generation.stream:
+            generation.timer.observe(output)
+            if output.error:
+                yield _error(f"generation failed: {output.error}")
+                break
+            chunk = builder.delta_chunk(output)
+            if chunk is not None:
+                yield _data(chunk)
+            if output.finished and include_usage:
+                yield _data(builder.usage_chunk(output))
+        yield {"data": DONE}
+    except EngineError as exc:
+        yield _error(str(exc))
+        yield {"data": DONE}
+    finally:  # normal end, error, or the client disconnected (cancellation): free the engine's slot
+        generation.stream.close()
+
+
+def sse_response(generation: Generation, include_usage: bool) -> EventSourceResponse:
+    """Stream a generation as OpenAI chunks, ending with ``data: [DONE]``."""
+    return EventSourceResponse(_events(generation, include_usage), sep="\n")
+
+
+async def full_response(generation: Generation) -> dict[str, Any]:
+    """Run a generation to the end and return the non-streamed body (500 on an engine failure)."""
+    try:
+        output = await generation.final()
+    except EngineError as exc:
+        raise APIError(500, str(exc)) from None
+    if output.error:
+        raise APIError(500, f"generation failed: {output.error}")
+    return generation.builder.full(output)
