@@ -1,0 +1,196 @@
+"""Load a PEFT LoRA folder (``adapter_config.json`` + ``adapter_model.safetensors``) into checked tensors.
+
+Everything an adapter could get wrong is refused here, at load time, with an :class:`AdapterError`
+that says what and why (the server turns it into HTTP 400). The adapter scaling (``lora_alpha / r``,
+or ``/ sqrt(r)`` with rsLoRA) is folded into B, so the kernels only apply the per-request strength.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_model.safetensors"
+TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# fused module of the model -> the PEFT target modules it packs, in output order
+FUSED_TARGETS: dict[str, tuple[str, ...]] = {
+    "qkv_proj": ("q_proj", "k_proj", "v_proj"),
+    "o_proj": ("o_proj",),
+    "gate_up_proj": ("gate_proj", "up_proj"),
+    "down_proj": ("down_proj",),
+}
+_KEY = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(" + "|".join(TARGETS) + r")\.lora_([AB])\.weight$")
+_CONVERT_HINT = (
+    "convert it with: PeftModel.from_pretrained(base, path).save_pretrained(out_dir, safe_serialization=True), "
+    "or safetensors.torch.save_file(torch.load('adapter_model.bin'), 'adapter_model.safetensors')"
+)
+
+
+class AdapterError(ValueError):
+    """An adapter that cannot be served; the message names the adapter, the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class BaseShapes:
+    """What an adapter must fit: the layer count and ``(in_features, out_features)`` per target module."""
+
+    num_layers: int
+    modules: dict[str, tuple[int, int]]
+
+    @classmethod
+    def from_hf_config(cls, config: Any) -> BaseShapes:
+        """Shapes of a Llama/Mistral-style decoder from its Hugging Face config."""
+        hidden, inter = config.hidden_size, config.intermediate_size
+        head_dim = getattr(config, "head_dim", None) or hidden // config.num_attention_heads
+        q, kv = config.num_attention_heads * head_dim, config.num_key_value_heads * head_dim
+        modules = {"q_proj": (hidden, q), "k_proj": (hidden, kv), "v_proj": (hidden, kv), "o_proj": (q, hidden),
+                   "gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (inter, hidden)}
+        return cls(config.num_hidden_layers, modules)
+
+
+@dataclass(frozen=True)
+class LoadedAdapter:
+    """A validated adapter: ``weights[(layer, target)] = (A [r, in], B [out, r] pre-scaled)``."""
+
+    name: str
+    path: str
+    rank: int
+    scaling: float
+    weights: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the adapter's tensors."""
+        return sum(a.nbytes + b.nbytes for a, b in self.weights.values())
+
+    def to(self, dtype: torch.dtype) -> LoadedAdapter:
+        """A copy with every tensor cast to ``dtype`` (the serving dtype of the pool)."""
+        weights = {key: (a.to(dtype), b.to(dtype)) for key, (a, b) in self.weights.items()}
+        return LoadedAdapter(self.name, self.path, self.rank, self.scaling, weights)
+
+
+def _fail(name: str, message: str) -> AdapterError:
+    return AdapterError(f"adapter {name!r}: {message}")
+
+
+def _read_config(name: str, folder: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        raise _fail(name, f"folder {str(folder)!r} does not exist")
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise _fail(name, f"{CONFIG_FILE} is missing in {str(folder)!r} (not a PEFT adapter folder?)")
+    try:
+        config = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise _fail(name, f"{CONFIG_FILE} is corrupt: {err}") from err
+    if not isinstance(config, dict):
+        raise _fail(name, f"{CONFIG_FILE} must hold a JSON object")
+    return config
+
+
+def _check_config(name: str, config: dict[str, Any], max_rank: int) -> None:
+    refusals = [
+        (config.get("peft_type", "LORA") != "LORA", f"peft_type {config.get('peft_type')!r} is not LORA"),
+        (bool(config.get("use_dora")), "DoRA (use_dora) is not supported: its magnitude vector needs a merge"),
+        (bool(config.get("modules_to_save")),
+         f"modules_to_save {config.get('modules_to_save')} would replace base weights; only LoRA deltas are served"),
+        (config.get("bias", "none") != "none", f"bias={config.get('bias')!r}: only bias='none' is supported"),
+        (bool(config.get("rank_pattern")) or bool(config.get("alpha_pattern")),
+         "rank_pattern / alpha_pattern (per-module ranks) are not supported"),
+    ]
+    for refused, why in refusals:
+        if refused:
+            raise _fail(name, why)
+    _check_targets(name, config.get("target_modules"))
+    rank = config.get("r")
+    if not isinstance(rank, int) or rank < 1:
+        raise _fail(name, f"r must be a positive integer, got {rank!r}")
+    if rank > max_rank:
+        raise _fail(name, f"rank r={rank} exceeds max_lora_rank={max_rank}; raise max_lora_rank or retrain")
+
+
+def _check_targets(name: str, targets: Any) -> None:
+    if isinstance(targets, str):
+        return  # a regex: the tensor names are checked one by one instead
+    bad = sorted(set(targets or ()) - set(TARGETS))
+    if bad:
+        raise _fail(name, f"target_modules {bad} are not supported (embeddings and lm_head included); "
+                          f"supported: {list(TARGETS)}")
+
+
+def _read_tensors(name: str, folder: Path) -> dict[str, torch.Tensor]:
+    weights_path = folder / WEIGHTS_FILE
+    if not weights_path.is_file():
+        if (folder / "adapter_model.bin").is_file():
+            raise _fail(name, f"only adapter_model.bin (pickle) found; {WEIGHTS_FILE} is required: {_CONVERT_HINT}")
+        raise _fail(name, f"{WEIGHTS_FILE} is missing in {str(folder)!r}")
+    try:
+        return load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise _fail(name, f"{WEIGHTS_FILE} is corrupt: {err}") from err
+
+
+def _parse_key(name: str, key: str, num_layers: int) -> tuple[int, str, str]:
+    if "lora_magnitude_vector" in key:
+        raise _fail(name, f"tensor {key!r} is a DoRA magnitude vector; DoRA is not supported")
+    match = _KEY.search(key)
+    if match is None:
+        raise _fail(name, f"tensor {key!r} is not a LoRA A/B weight of {list(TARGETS)} "
+                          "(embedding, lm_head and modules_to_save tensors are not supported)")
+    layer = int(match.group(1))
+    if layer >= num_layers:
+        raise _fail(name, f"tensor {key!r} targets layer {layer} but the base model has {num_layers} layers")
+    return layer, match.group(2), match.group(3)
+
+
+def _check_pair(name: str, where: str, a: torch.Tensor, b: torch.Tensor, rank: int, shape: tuple[int, int]) -> None:
+    in_features, out_features = shape
+    if tuple(a.shape) != (rank, in_features) or tuple(b.shape) != (out_features, rank):
+        raise _fail(name, f"{where}: lora_A {tuple(a.shape)} / lora_B {tuple(b.shape)} do not fit the base "
+                          f"(expected {(rank, in_features)} / {(out_features, rank)}); "
+                          "is this adapter for another model or rank?")
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        raise _fail(name, f"{where}: weights contain NaN or Inf")
+
+
+def _pair_up(name: str, tensors: dict[str, torch.Tensor], shapes: BaseShapes,
+             rank: int) -> dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]:
+    halves: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
+    for key, tensor in tensors.items():
+        layer, target, half = _parse_key(name, key, shapes.num_layers)
+        halves.setdefault((layer, target), {})[half] = tensor.float()
+    pairs = {}
+    for (layer, target), found in sorted(halves.items()):
+        where = f"layers.{layer}.{target}"
+        if set(found) != {"A", "B"}:
+            raise _fail(name, f"{where} has lora_{''.join(found)} without its partner")
+        _check_pair(name, where, found["A"], found["B"], rank, shapes.modules[target])
+        pairs[(layer, target)] = (found["A"], found["B"])
+    if not pairs:
+        raise _fail(name, f"{WEIGHTS_FILE} holds no LoRA weights")
+    return pairs
+
+
+def load_adapter(name: str, path: str | Path, shapes: BaseShapes, max_rank: int) -> LoadedAdapter:
+    """Read and validate the PEFT folder ``path`` against the base ``shapes``; fp32 tensors on the CPU.
+
+    Raises :class:`AdapterError` for anything that cannot be served exactly.
+    """
+    folder = Path(path)
+    config = _read_config(name, folder)
+    _check_config(name, config, max_rank)
+    rank = config["r"]
+    alpha = config.get("lora_alpha", rank)
+    scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+    pairs = _pair_up(name, _read_tensors(name, folder), shapes, rank)
+    weights = {key: (a, b * scaling) for key, (a, b) in pairs.items()}
+    return LoadedAdapter(name, str(folder), rank, scaling, weights)
