@@ -1,0 +1,70 @@
+"""The engine's one configuration object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.model_store import DEFAULT_MODEL
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything that shapes one engine instance. Invalid values raise ``ValueError`` naming the field.
+
+    ``kv_cache_memory`` is the byte budget of the paged KV cache; the number of blocks is derived
+    from it and must hold at least one full ``max_model_len`` sequence. ``max_num_batched_tokens``
+    is the per-step token budget (chunked prefill splits longer prompts across steps).
+    """
+
+    model: str = DEFAULT_MODEL
+    dtype: str = "auto"
+    device: str = "auto"
+    max_model_len: int = 2048
+    max_num_seqs: int = 32
+    max_num_batched_tokens: int = 512
+    block_size: int = 16
+    kv_cache_memory: int = 256 * 1024**2
+    num_threads: int | None = None
+    seed: int = 0
+    models_dir: str | None = None
+    enable_lora: bool = False
+    max_loras: int = 8
+    max_lora_rank: int = 16
+    max_cpu_loras: int = 32
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.dtype in DTYPES, "dtype", f"must be one of {DTYPES}"),
+            (self.device in DEVICES, "device", f"must be one of {DEVICES}"),
+            (self.max_model_len >= 1, "max_model_len", "must be >= 1"),
+            (self.max_num_seqs >= 1, "max_num_seqs", "must be >= 1"),
+            (self.max_num_batched_tokens >= 1, "max_num_batched_tokens", "must be >= 1"),
+            (self.block_size >= 1, "block_size", "must be >= 1"),
+            (self.kv_cache_memory > 0, "kv_cache_memory", "must be > 0 bytes"),
+            (self.num_threads is None or self.num_threads >= 1, "num_threads", "must be >= 1 or None"),
+            (self.max_loras >= 1, "max_loras", "must be >= 1"),
+            (self.max_lora_rank >= 1, "max_lora_rank", "must be >= 1"),
+            (self.max_cpu_loras >= self.max_loras, "max_cpu_loras", "must be >= max_loras"),
+        ]
+        for ok, name, rule in checks:
+            if not ok:
+                raise ValueError(f"EngineConfig.{name} {rule}, got {getattr(self, name)!r}")
+
+    def resolved_device(self) -> str:
+        """The concrete device: "cuda" when asked for (or "auto" with a GPU present), else "cpu"."""
+        import torch
+
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("EngineConfig.device is 'cuda' but torch sees no CUDA device")
+        return self.device
+
+    def resolved_dtype(self) -> str:
+        """The concrete dtype name: "auto" means bfloat16 on CUDA and float32 on CPU."""
+        if self.dtype != "auto":
+            return self.dtype
+        return "bfloat16" if self.resolved_device() == "cuda" else "float32"

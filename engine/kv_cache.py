@@ -1,0 +1,39 @@
+"""Allocate the paged KV cache from a byte budget and bind each layer's slice to its attention."""
+
+from __future__ import annotations
+
+import torch
+
+from engine.model import ModelArgs, Transformer
+
+
+def bytes_per_block(args: ModelArgs, block_size: int, dtype: torch.dtype) -> int:
+    """Bytes one block costs across all layers (keys and values)."""
+    elem = torch.empty((), dtype=dtype).element_size()
+    return 2 * args.num_layers * block_size * args.num_kv_heads * args.head_dim * elem
+
+
+def num_blocks_for(args: ModelArgs, block_size: int, dtype: torch.dtype, budget: int, max_model_len: int) -> int:
+    """How many blocks fit in ``budget`` bytes; raises ``ValueError`` if one full sequence does not fit."""
+    per_block = bytes_per_block(args, block_size, dtype)
+    blocks = budget // per_block
+    needed = -(-max_model_len // block_size)
+    if blocks < needed:
+        raise ValueError(
+            f"kv_cache_memory={budget} bytes holds {blocks} blocks of {block_size} tokens "
+            f"({per_block} bytes each), but max_model_len={max_model_len} needs {needed}: "
+            f"raise kv_cache_memory to >= {needed * per_block} or lower max_model_len"
+        )
+    return blocks
+
+
+def allocate_kv_cache(model: Transformer, num_blocks: int, block_size: int) -> torch.Tensor:
+    """One tensor ``[layers, 2, num_blocks, block_size, KVH, D]``; layer i reads views ``[i, 0]``/``[i, 1]``."""
+    args = model.args
+    weight = model.embed_tokens.weight
+    cache = torch.zeros(args.num_layers, 2, num_blocks, block_size, args.num_kv_heads, args.head_dim,
+                        dtype=weight.dtype, device=weight.device)
+    for i, layer in enumerate(model.layers):
+        layer.self_attn.k_cache = cache[i, 0]
+        layer.self_attn.v_cache = cache[i, 1]
+    return cache
