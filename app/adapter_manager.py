@@ -49,7 +49,17 @@ async def unload_adapter(state: AppState, name: str) -> ServedModel:
 
 
 async def restore_adapters(state: AppState) -> None:
-    """Load ``--lora-modules`` and the adapters registered in earlier runs; bad ones are logged, skipped."""
+    """Register the styles' adapters, ``--lora-modules`` and the adapters registered in earlier runs.
+
+    A bad adapter is logged and skipped (a style whose adapter cannot load is not served).
+    """
+    for model in state.catalog.all():
+        if model.kind == "style" and model.lora_id is not None:
+            try:
+                await state.engine.call(state.engine.engine.add_lora, model.lora_request())
+            except ValueError as exc:
+                log.warning("style %s not served: its adapter does not load: %s", model.name, exc)
+                state.catalog.drop(model.name)
     for module in state.settings.lora_modules:
         await _restore(state, module["name"], module["path"], confine=False, persist=False)
     records = await asyncio.to_thread(state.adapters.list)

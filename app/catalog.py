@@ -69,6 +69,11 @@ class ModelCatalog:
                 raise ValueError(f"lora_name {name!r} is a {model.kind}, not a runtime adapter; it cannot be unloaded")
             return self._models.pop(name)
 
+    def drop(self, name: str) -> None:
+        """Stop serving ``name``, whatever its kind (used when a style's adapter fails to load)."""
+        with self._lock:
+            self._models.pop(name, None)
+
     def get(self, name: str) -> ServedModel:
         """The model called ``name``; ``UnknownModel`` if none."""
         with self._lock:

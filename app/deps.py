@@ -34,7 +34,7 @@ class AppState:
     @property
     def max_model_len(self) -> int:
         """The context length the engine serves."""
-        return self.engine.engine.config.max_model_len
+        return self.engine.engine.max_model_len
 
 
 def get_state(request: Request) -> AppState:

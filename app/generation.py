@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +37,15 @@ class Generation:
                 self.timer.observe(output)
                 last = output
         finally:
-            self.stream.close()
+            self.close()
         if last is None:
             raise APIError(500, "the engine returned no output")
         return last
+
+    def close(self) -> None:
+        """Release the request: aborts it in the engine if it is still running."""
+        self.stream.close()
+        self.timer.close()
 
 
 def resolve_model(state: AppState, name: str) -> ServedModel:
@@ -93,7 +99,7 @@ async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest
     """Submit the request to the engine; every client mistake becomes a 4xx before streaming starts."""
     ids = encode_prompt(state, prompt)
     params = sampling_params(state, body, model, len(ids), body.logprobs_k())
-    builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state),
+    builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state, body),
                               want_logprobs=body.logprobs_k() is not None)
     try:
         stream = await state.engine.submit(ids, params, builder.request_id, model.lora_request(body.scale()))
@@ -103,6 +109,8 @@ async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest
     return Generation(stream=stream, builder=builder, timer=timer, n=params.n)
 
 
-def _token_text(state: AppState) -> Any:
+def _token_text(state: AppState, body: SamplingFields) -> Callable[[int], str]:
+    if body.return_tokens_as_token_ids:
+        return lambda token_id: f"token_id:{token_id}"
     tokenizer = state.tokenizer
     return lambda token_id: tokenizer.decode([token_id], skip_special_tokens=False)

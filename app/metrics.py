@@ -93,6 +93,7 @@ class RequestTimer:
         self._model = model
         self._start = time.perf_counter()
         self._last: float | None = None
+        self._done = False
 
     def observe(self, output: RequestOutput) -> None:
         """Record one step's output of the request."""
@@ -108,7 +109,14 @@ class RequestTimer:
         if output.finished:
             self._finish(output)
 
+    def close(self) -> None:
+        """The request ended; counted as aborted unless its last output was already observed."""
+        if not self._done:
+            self._done = True
+            self._metrics.finished.labels(self._model, "abort").inc()
+
     def _finish(self, output: RequestOutput) -> None:
+        self._done = True
         self._metrics.prompt_tokens.labels(self._model).inc(len(output.prompt_token_ids))
         reason = output.outputs[0].finish_reason if output.outputs else None
         self._metrics.finished.labels(self._model, str(reason)).inc()

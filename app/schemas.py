@@ -53,10 +53,12 @@ class SamplingFields(_Body):
     frequency_penalty: float | None = None
     repetition_penalty: float | None = None
     seed: int | None = None
+    ignore_eos: bool | None = None  # vLLM extra: keep going past the end-of-sequence token
     stop: str | list[str] | None = None
     max_tokens: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
+    return_tokens_as_token_ids: bool = False  # vLLM extra: logprobs name tokens "token_id:<id>"
     lora_scale: float | None = Field(default=None, ge=0.0, le=2.0, description="style strength")
     strength: float | None = Field(default=None, ge=0.0, le=2.0, description="alias of lora_scale")
 
@@ -72,7 +74,7 @@ class SamplingFields(_Body):
     def sampling_overrides(self) -> dict[str, Any]:
         """The sampling fields the client set (to lay over the style's defaults)."""
         names = ("n", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
-                 "repetition_penalty", "seed", "stop", "max_tokens")
+                 "repetition_penalty", "seed", "ignore_eos", "stop", "max_tokens")
         values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 

@@ -43,7 +43,7 @@ async def _events(generation: Generation, include_usage: bool) -> AsyncIterator[
         yield _error(str(exc))
         yield {"data": DONE}
     finally:  # normal end, error, or the client disconnected (cancellation): free the engine's slot
-        generation.stream.close()
+        generation.close()
 
 
 def sse_response(generation: Generation, include_usage: bool) -> EventSourceResponse:
