@@ -1,0 +1,167 @@
+"""An async OpenAI-compatible client: the only way the writer's app talks to an engine.
+
+It streams chat completions over SSE (``stream=true``) and turns every failure into an
+``EngineError`` whose message is words a writer can read. Closing the stream early (breaking out
+of ``stream_chat``, or cancelling the task iterating it) closes the HTTP connection, which is how
+the server learns to abort the request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+DATA_PREFIX = "data:"
+DONE = "[DONE]"
+
+
+class EngineError(Exception):
+    """A failed engine call, carrying a message fit to show a writer (never a traceback)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion: ``style`` is the OpenAI ``model`` field (a style id)."""
+
+    style: str
+    messages: list[dict[str, str]]
+    strength: float = 1.0
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 256
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of ``POST /chat/completions``."""
+        body: dict[str, Any] = {
+            "model": self.style,
+            "messages": self.messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "lora_scale": self.strength,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+        }
+        if self.seed is not None:
+            body["seed"] = self.seed
+        return {**body, **self.extra}
+
+
+@dataclass(frozen=True)
+class ChatDelta:
+    """One streamed event: new ``text`` and, on the last frames, why it ended and the token usage."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+def error_message(status: int, payload: bytes) -> str:
+    """Turn an error response (OpenAI error JSON or anything else) into words."""
+    try:
+        message = json.loads(payload)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = payload.decode("utf-8", "replace").strip()[:300] or f"HTTP {status}"
+    if status in (429, 503):
+        return f"The engine is busy right now, please try again in a moment. ({message})"
+    if status == 401:
+        return f"The engine refused our API key. ({message})"
+    return str(message)
+
+
+def parse_frame(data: str) -> ChatDelta:
+    """Parse one SSE ``data:`` payload of a chat completion chunk."""
+    try:
+        chunk = json.loads(data)
+    except ValueError as exc:
+        raise EngineError(f"The engine sent a malformed stream frame: {data[:80]!r}") from exc
+    if "error" in chunk:
+        raise EngineError(str(chunk["error"].get("message", chunk["error"])))
+    usage = chunk.get("usage") or {}
+    choices = chunk.get("choices") or [{}]
+    choice = choices[0]
+    return ChatDelta(
+        text=(choice.get("delta") or {}).get("content") or "",
+        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+    )
+
+
+class EngineClient:
+    """Streams chat completions from ``base_url`` (which ends in ``/v1``)."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, *,
+                 transport: httpx.AsyncBaseTransport | None = None, timeout: float = 300.0) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, transport=transport,
+                                       timeout=httpx.Timeout(timeout, connect=10.0))
+
+    async def list_models(self) -> list[str]:
+        """The ids the engine serves (``GET /models``)."""
+        response = await self._call("GET", "/models")
+        return [m["id"] for m in response.json().get("data", [])]
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        """Yield deltas as SSE frames arrive; raise ``EngineError`` on any failure."""
+        try:
+            async with self._http.stream("POST", "/chat/completions", json=request.body()) as response:
+                if response.status_code >= 400:
+                    raise EngineError(error_message(response.status_code, await response.aread()),
+                                      response.status_code)
+                async for line in response.aiter_lines():
+                    if not line.startswith(DATA_PREFIX):
+                        continue
+                    data = line[len(DATA_PREFIX):].strip()
+                    if data == DONE:
+                        return
+                    yield parse_frame(data)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 400:
+            raise EngineError(error_message(response.status_code, response.content), response.status_code)
+        return response
+
+    def _unreachable(self, exc: Exception) -> EngineError:
+        log.warning("engine call to %s failed: %r", self.base_url, exc)
+        return EngineError(f"The writing engine at {self.base_url} can't be reached right now "
+                           f"({type(exc).__name__}). Please try again.")
+
+
+def engine_base_url(settings: Any) -> str:
+    """``settings.engine_url`` when set, else this same server's ``/v1``."""
+    if getattr(settings, "engine_url", None):
+        return str(settings.engine_url)
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://{host}:{settings.port}/v1"
+
+
+def client_from_settings(settings: Any) -> EngineClient:
+    """The client the UI uses, per the server settings."""
+    return EngineClient(engine_base_url(settings), getattr(settings, "api_key", None))

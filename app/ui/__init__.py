@@ -1,0 +1,58 @@
+"""The writer's app: a Gradio UI mounted at ``/`` of the API server, talking to it over SSE.
+
+``mount(app, settings)`` adds the UI, the ``/share/{token}`` pages and the framing headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gradio as gr
+from fastapi import FastAPI
+
+from app.client import client_from_settings
+from app.ui.catalog import Catalog
+from app.ui.headers import FramingHeadersMiddleware
+from app.ui.layout import CSS, build_blocks
+from app.ui.services import Services
+from app.ui.share_link import enable_share_link
+from app.ui.share_page import share_router
+from app.ui.store import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_services", "mount"]
+
+
+def _styles(settings: Any) -> dict[str, Any]:
+    from styles.registry import load_styles
+
+    return load_styles(settings.styles_dir).styles
+
+
+def _store(settings: Any) -> Store:
+    from app.ui.db_store import DbStore
+    from db.base import make_engine, make_session_factory, upgrade_schema
+
+    engine = make_engine(settings.database_url)
+    upgrade_schema(engine)
+    return DbStore(make_session_factory(engine))
+
+
+def build_services(settings: Any, store: Store | None = None, styles: dict[str, Any] | None = None) -> Services:
+    """The UI's collaborators from the settings (``store``/``styles`` override, for tests)."""
+    return Services(client=client_from_settings(settings), store=store or _store(settings),
+                    catalog=Catalog(_styles(settings) if styles is None else styles))
+
+
+def mount(app: FastAPI, settings: Any, services: Services | None = None) -> None:
+    """Mount the UI at ``/`` (call after every API route is included: the mount catches the rest)."""
+    services = services or build_services(settings)
+    app.include_router(share_router(services.store))
+    app.add_middleware(FramingHeadersMiddleware, origins=list(getattr(settings, "embed_origins", []) or []))
+    gr.mount_gradio_app(app, build_blocks(services), path="/", css=CSS, footer_links=["api", "gradio"],
+                        server_name=settings.host, server_port=settings.port)
+    if getattr(settings, "share", False):
+        enable_share_link(app, settings.host, settings.port)
+    log.info("writer's app mounted at / (engine: %s)", services.client.base_url)

@@ -1,0 +1,59 @@
+"""The embed writer (``/?embed=1&style=poetry``): one fixed style, a prompt, Generate and Stop.
+
+It writes as a guest made on the first Generate, with the style's default controls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import astuple
+from functools import partial
+from typing import Any
+
+import gradio as gr
+
+from app.ui.catalog import Catalog, Controls
+from app.ui.draft import Draft
+from app.ui.services import Services
+from app.ui.store import Viewer
+from app.ui.writer import run_take, warn
+
+EmbedOut = tuple[Viewer | None, Draft, str, str]
+
+
+def embed_title(catalog: Catalog, style: str | None) -> str:
+    """The heading of the embed writer, or the problem in words."""
+    try:
+        return f"### ✒️ {catalog.card(style).name}"
+    except ValueError as exc:
+        return warn(str(exc))
+
+
+async def embed_take(services: Services, viewer: Viewer | None, draft: Draft, prompt: str,
+                     style: str | None) -> AsyncIterator[EmbedOut]:
+    """Generate in the fixed style with its defaults; yields (viewer, draft, text, status)."""
+    card = services.catalog.cards.get(style or "")
+    controls = astuple(card.defaults if card else Controls())
+    if viewer is None and (prompt or "").strip() and card:
+        viewer = await asyncio.to_thread(services.store.guest)
+    async with aclosing(run_take(services, "generate", viewer, draft, prompt, style, *controls)) as outs:
+        async for text, draft, _label, status in outs:
+            yield viewer, draft, text, status
+
+
+def build_embed(services: Services, viewer: gr.State, draft: gr.State, style: gr.State) -> tuple[Any, gr.Markdown]:
+    """Render the (initially hidden) embed column; returns it and its heading."""
+    with gr.Column(visible=False, elem_id="embed") as column:
+        title = gr.Markdown(elem_id="embed-title")
+        prompt = gr.Textbox(lines=3, label="Prompt", elem_id="embed-prompt")
+        with gr.Row():
+            generate = gr.Button("Generate", variant="primary", elem_id="embed-generate")
+            stop = gr.Button("Stop", variant="stop", elem_id="embed-stop")
+        output = gr.Textbox(lines=10, label="Text", interactive=False, buttons=["copy"], elem_id="embed-output")
+        status = gr.Markdown(elem_id="embed-status")
+    event = generate.click(partial(embed_take, services), [viewer, draft, prompt, style], [viewer, draft, output, status],
+                           show_progress="hidden", api_name="embed_text")
+    stop.click(lambda: "Stopped.", outputs=status, cancels=[event])
+    return column, title

@@ -1,0 +1,47 @@
+"""The sign-in panel: log in, sign up, or continue as a guest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import gradio as gr
+
+from app.ui import auth
+from app.ui.services import Services
+
+
+@dataclass(frozen=True)
+class SignInPanel:
+    """The panel's column, fields and buttons."""
+
+    column: gr.Column
+    username: gr.Textbox
+    password: gr.Textbox
+    log_in: gr.Button
+    sign_up: gr.Button
+    guest: gr.Button
+    status: gr.Markdown
+
+    def wire(self, services: Services, outputs: list[Any]) -> None:
+        """Route each action's (viewer, panel, app, who, status) result to ``outputs``."""
+        fields = [self.username, self.password]
+        self.log_in.click(partial(auth.log_in, services), fields, outputs)
+        self.password.submit(partial(auth.log_in, services), fields, outputs)
+        self.sign_up.click(partial(auth.sign_up, services), fields, outputs)
+        self.guest.click(partial(auth.as_guest, services), None, outputs)
+
+
+def build_signin() -> SignInPanel:
+    """Render the (initially hidden) panel; the layout wires it once the app column exists."""
+    with gr.Column(visible=False, elem_id="signin") as column:
+        gr.Markdown("## Welcome to Inkwell\nLog in, create an account, or try it as a guest.")
+        username = gr.Textbox(label="Username", elem_id="username")
+        password = gr.Textbox(label="Password", type="password", elem_id="password")
+        with gr.Row():
+            log_in = gr.Button("Log in", variant="primary", elem_id="log-in")
+            sign_up = gr.Button("Sign up", elem_id="sign-up")
+            guest = gr.Button("Continue as guest", elem_id="guest")
+        status = gr.Markdown(elem_id="auth-status")
+    return SignInPanel(column, username, password, log_in, sign_up, guest, status)

@@ -1,0 +1,110 @@
+"""Test doubles for the UI: style records and a scripted OpenAI SSE endpoint (httpx MockTransport)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.client import EngineClient
+from app.ui.catalog import Catalog
+from app.ui.services import Services
+from app.ui.store import Store
+
+
+@dataclass
+class FakeStyle:
+    """The attributes of ``styles.registry.Style`` the UI reads."""
+
+    id: str
+    display_name: str
+    description: str = "A style."
+    system_prompt: str = ""
+    examples: list[Any] = field(default_factory=list)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+STYLES = {
+    "poetry": FakeStyle("poetry", "Poetry", "Verse with a lilt.", examples=[{"output": "Roses <b>are</b> red"}],
+                        defaults={"temperature": 0.9, "max_tokens": 64}),
+    "pirate": FakeStyle("pirate", "Pirate", "Arr.", defaults={"lora_scale": 1.5, "top_p": 0.8}),
+    "legal": FakeStyle("legal", "Legal", "Whereas.", examples=["The party of the first part"]),
+}
+
+
+def chunk(text: str = "", finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+    """One OpenAI chat.completion.chunk as an SSE frame."""
+    choices = [] if usage else [{"index": 0, "delta": {"content": text} if text else {}, "finish_reason": finish}]
+    body: dict[str, Any] = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                            "choices": choices}
+    if usage:
+        body["usage"] = usage
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+class ClosingStream(httpx.AsyncByteStream):
+    """A response body that tells its producer when the client hangs up (like a real disconnect)."""
+
+    def __init__(self, frames: AsyncIterator[bytes]) -> None:
+        self.frames = frames
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for frame in self.frames:
+            yield frame
+
+    async def aclose(self) -> None:
+        await self.frames.aclose()
+
+
+class ScriptedEngine:
+    """A MockTransport OpenAI server: each chat request streams ``words`` (per style if a dict)."""
+
+    def __init__(self, words: list[str] | dict[str, list[str]], delay: float = 0.0) -> None:
+        self.words = words
+        self.delay = delay
+        self.bodies: list[dict[str, Any]] = []
+        self.open_streams = 0
+        self.closed_early = 0
+        self.started: dict[str, asyncio.Event] = {}
+        self.gate: asyncio.Event | None = None  # when set, streams wait for it after their first word
+
+    def transport(self) -> httpx.MockTransport:
+        """The transport to give ``EngineClient``."""
+        return httpx.MockTransport(self.handle)
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        words = self.words[body["model"]] if isinstance(self.words, dict) else self.words
+        self.started.setdefault(body["model"], asyncio.Event())
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=ClosingStream(self._frames(body["model"], words)))
+
+    async def _frames(self, model: str, words: list[str]) -> AsyncIterator[bytes]:
+        self.open_streams += 1
+        finished = False
+        try:
+            for i, word in enumerate(words):
+                yield chunk(word)
+                self.started[model].set()
+                if i == 0 and self.gate is not None:
+                    await self.gate.wait()
+                await asyncio.sleep(self.delay)
+            yield chunk(finish="stop")
+            yield chunk(usage={"prompt_tokens": 7, "completion_tokens": len(words), "total_tokens": 7 + len(words)})
+            yield b"data: [DONE]\n\n"
+            finished = True
+        finally:
+            self.open_streams -= 1
+            self.closed_early += not finished
+
+
+def make_services(engine: ScriptedEngine | httpx.MockTransport, store: Store) -> Services:
+    """Services over a fake engine, a real store and the three test styles."""
+    transport = engine.transport() if isinstance(engine, ScriptedEngine) else engine
+    client = EngineClient("http://engine.test/v1", transport=transport)
+    return Services(client=client, store=store, catalog=Catalog(STYLES))

@@ -1,0 +1,89 @@
+"""The SSE client against scripted OpenAI streams, checked against the official ``openai`` client."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import httpx
+import pytest
+from openai import AsyncOpenAI
+
+from app.client import ChatRequest, EngineClient, EngineError, engine_base_url
+from tests.ui.fakes import ScriptedEngine
+
+WORDS = ["Once", " upon", " a", " time", " — café ☕"]
+
+
+def client_for(transport: httpx.AsyncBaseTransport) -> EngineClient:
+    return EngineClient("http://engine.test/v1", api_key="k", transport=transport)
+
+
+async def collect(client: EngineClient, request: ChatRequest) -> tuple[list[str], list]:
+    deltas = [d async for d in client.stream_chat(request)]
+    return [d.text for d in deltas if d.text], deltas
+
+
+async def test_stream_matches_openai_client_and_sends_extras() -> None:
+    engine = ScriptedEngine(WORDS)
+    request = ChatRequest("poetry", [{"role": "user", "content": "hi"}], strength=1.5, temperature=0.3,
+                          top_p=0.9, max_tokens=40, seed=7)
+    texts, deltas = await collect(client_for(engine.transport()), request)
+
+    reference = AsyncOpenAI(base_url="http://engine.test/v1", api_key="k",
+                            http_client=httpx.AsyncClient(transport=engine.transport()))
+    stream = await reference.chat.completions.create(model="poetry", messages=request.messages, stream=True)
+    expected = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
+
+    assert texts == expected == WORDS
+    assert deltas[-1].prompt_tokens == 7 and deltas[-1].completion_tokens == len(WORDS)
+    assert any(d.finish_reason == "stop" for d in deltas)
+    body = engine.bodies[0]
+    assert body["model"] == "poetry" and body["stream"] is True and body["lora_scale"] == 1.5
+    assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"]) == (0.3, 0.9, 40, 7)
+
+
+async def test_leaving_the_stream_early_closes_the_connection() -> None:
+    engine = ScriptedEngine(WORDS * 20, delay=0.01)
+    stream = client_for(engine.transport()).stream_chat(ChatRequest("poetry", []))
+    assert (await anext(stream)).text == "Once"
+    await stream.aclose()
+    assert engine.open_streams == 0 and engine.closed_early == 1
+
+
+@pytest.mark.parametrize(("status", "fragment"), [
+    (400, "This model's maximum context length is 2048 tokens"),
+    (503, "The engine is busy right now"),
+    (401, "refused our API key"),
+])
+async def test_http_errors_become_words(status: int, fragment: str) -> None:
+    message = "This model's maximum context length is 2048 tokens"
+    transport = httpx.MockTransport(
+        lambda _: httpx.Response(status, json={"error": {"message": message, "type": "x", "code": None}}))
+    with pytest.raises(EngineError) as caught:
+        await collect(client_for(transport), ChatRequest("poetry", []))
+    assert fragment in caught.value.message and caught.value.status == status
+    assert "Traceback" not in caught.value.message
+
+
+async def test_error_frame_inside_the_stream() -> None:
+    frames = b'data: {"error": {"message": "generation failed: out of memory"}}\n\ndata: [DONE]\n\n'
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=frames))
+    with pytest.raises(EngineError, match="generation failed: out of memory"):
+        await collect(client_for(transport), ChatRequest("poetry", []))
+
+
+async def test_unreachable_engine_and_models() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(EngineError, match="can't be reached"):
+        await collect(client_for(httpx.MockTransport(refuse)), ChatRequest("poetry", []))
+    listing = httpx.MockTransport(lambda _: httpx.Response(200, content=json.dumps(
+        {"object": "list", "data": [{"id": "base"}, {"id": "poetry"}]})))
+    assert await client_for(listing).list_models() == ["base", "poetry"]
+
+
+def test_engine_base_url() -> None:
+    assert engine_base_url(SimpleNamespace(engine_url=None, host="0.0.0.0", port=7860)) == "http://127.0.0.1:7860/v1"
+    assert engine_base_url(SimpleNamespace(engine_url="http://gpu:8000/v1", host="h", port=1)) == "http://gpu:8000/v1"
