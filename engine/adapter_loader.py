@@ -97,8 +97,17 @@ def _read_config(name: str, folder: Path) -> dict[str, Any]:
     return config
 
 
+# config fields that change what the weights mean; any truthy value is refused
+_UNSUPPORTED = {
+    "lora_bias": "a bias on lora_B", "fan_in_fan_out": "transposed (Conv1D) weights",
+    "trainable_token_indices": "trained embedding rows", "layer_replication": "replicated layers",
+    "target_parameters": "LoRA on raw parameters", "alora_invocation_tokens": "activated LoRA (aLoRA)",
+}
+
+
 def _check_config(name: str, config: dict[str, Any], max_rank: int) -> None:
-    refusals = [
+    refusals = [(bool(config.get(key)), f"{key} ({what}) is not supported") for key, what in _UNSUPPORTED.items()]
+    refusals += [
         (config.get("peft_type", "LORA") != "LORA", f"peft_type {config.get('peft_type')!r} is not LORA"),
         (bool(config.get("use_dora")), "DoRA (use_dora) is not supported: its magnitude vector needs a merge"),
         (bool(config.get("modules_to_save")),

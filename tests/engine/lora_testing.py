@@ -1,0 +1,32 @@
+"""Helpers for the LoRA tests: a tiny random Llama and PEFT adapter folders written by PEFT itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import LlamaConfig, LlamaForCausalLM
+
+ALL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+TINY = dict(vocab_size=96, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+
+
+def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
+    """A 2-layer random Llama (GQA 4/2 heads) in eval mode."""
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(LlamaConfig(**TINY)).eval()
+
+
+def write_adapter(folder: Path, *, seed: int, r: int = 8, alpha: int = 16, targets: list[str] = ALL_TARGETS,
+                  use_rslora: bool = False, b_scale: float = 1.0) -> Path:
+    """Save a random PEFT LoRA adapter for :func:`tiny_llama` (non-zero B so the delta is visible)."""
+    model = get_peft_model(tiny_llama(), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets,
+                                                    use_rslora=use_rslora, init_lora_weights=False))
+    torch.manual_seed(seed)
+    for name, param in model.named_parameters():
+        if "lora_" in name:
+            param.data = torch.randn_like(param) * (0.3 if "lora_A" in name else 0.3 * b_scale)
+    model.save_pretrained(folder)
+    return folder
