@@ -91,10 +91,11 @@ class Scheduler:
         while i < len(self.running) and budget > 0:
             seq = self.running[i]
             n = min(seq.num_tokens - seq.num_computed_tokens, budget)
-            if not self._make_room(seq, seq.num_computed_tokens + n, out):
+            if n and not self._make_room(seq, seq.num_computed_tokens + n, out):
                 break  # seq itself was preempted; it was the last one running
-            self._take(seq, n, out)
-            budget -= n
+            if n:  # 0: nothing new to compute (its sampled token is not appended yet)
+                self._take(seq, n, out)
+                budget -= n
             i += 1
         return budget
 
