@@ -10,6 +10,8 @@ import sys
 # name -> (module exposing ``configure(parser)`` and ``run(args) -> int | None``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-model": ("engine.fetch_cli", "download and convert the embedded model (idempotent)"),
+    "generate": ("engine.generate_cli", "one-shot generation demo: stream a chat answer to stdout"),
+    "bench": ("engine.bench", "engine vs transformers tokens/s: all at once and Poisson arrivals"),
     "serve": ("app.serve_cli", "run the OpenAI-compatible server (and the UI when installed)"),
 }
 
