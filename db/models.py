@@ -22,7 +22,7 @@ NAME_MAX = 64
 PATH_MAX = 1024
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     """What a user may do. Guests (the UI's demo mode) have no password and cannot log in."""
 
     USER = "user"
@@ -30,7 +30,7 @@ class Role(str, enum.Enum):
     GUEST = "guest"
 
 
-class MessageRole(str, enum.Enum):
+class MessageRole(enum.StrEnum):
     """Who wrote a message, in chat-completion terms."""
 
     SYSTEM = "system"
@@ -38,7 +38,7 @@ class MessageRole(str, enum.Enum):
     ASSISTANT = "assistant"
 
 
-class MessageStatus(str, enum.Enum):
+class MessageStatus(enum.StrEnum):
     """Where a message stands: assistant replies are ``pending`` while they are generated."""
 
     PENDING = "pending"

@@ -10,9 +10,7 @@ from db.repo_common import check_name, check_text, commit_upsert
 from db.types import utcnow
 
 
-def register_adapter(
-    s: Session, *, name: str, path: str, base_model_name: str | None = None
-) -> AdapterRegistration:
+def register_adapter(s: Session, *, name: str, path: str, base_model_name: str | None = None) -> AdapterRegistration:
     """Record (or update) an adapter loaded at runtime, so the next start loads it again."""
     name = check_name(name, "name")
     path = check_text(path, "path", PATH_MAX)

@@ -158,4 +158,3 @@ def _generation_figures(
         "ttft_ms": check_number(ttft_ms, "ttft_ms"),
         "latency_ms": check_number(latency_ms, "latency_ms"),
     }
-

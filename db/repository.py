@@ -4,6 +4,7 @@ Each function that changes data commits before it returns; reads leave the sessi
 Someone else's session is indistinguishable from a missing one (None, [], False or NotFoundError).
 """
 
+from db.repo_adapters import list_adapter_registrations, register_adapter, unregister_adapter
 from db.repo_common import NotFoundError
 from db.repo_messages import (
     abort_unfinished_generations,
@@ -22,7 +23,6 @@ from db.repo_sessions import (
     rename_session,
     revoke_share_token,
 )
-from db.repo_adapters import list_adapter_registrations, register_adapter, unregister_adapter
 from db.repo_styles import get_style, list_styles, upsert_style
 from db.repo_users import authenticate, create_user, delete_user, get_user, get_user_by_username
 

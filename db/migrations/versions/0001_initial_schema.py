@@ -57,9 +57,7 @@ def upgrade() -> None:
         sa.Column("session_id", sa.Integer(), nullable=False),
         sa.Column("role", _string_enum("message_role", "system", "user", "assistant"), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column(
-            "status", _string_enum("message_status", "pending", "complete", "aborted", "error"), nullable=False
-        ),
+        sa.Column("status", _string_enum("message_status", "pending", "complete", "aborted", "error"), nullable=False),
         sa.Column("style", sa.String(64), nullable=True),
         sa.Column("strength", sa.Float(), nullable=True),
         sa.Column("params", sa.JSON(), nullable=True),

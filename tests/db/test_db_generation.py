@@ -1,0 +1,154 @@
+"""Generations are stored in two steps: the prompt before the model runs, the outcome after it ends."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import repository as repo
+from db.models import MessageStatus
+
+PARAMS = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 64, "stop": ["\n\n"], "seed": None}
+
+
+@pytest.fixture
+def owned(s: Session) -> tuple[int, int]:
+    """(owner id, session id) of a fresh writer's session."""
+    user = repo.create_user(s, username="writer", password="correct horse battery")
+    return user.id, repo.create_session(s, owner_id=user.id, title="Poems", style="poetry").id
+
+
+def read_messages(factory: sessionmaker[Session]) -> list[tuple]:
+    """The messages as another connection sees them (so: only what was committed)."""
+    with factory() as other:
+        query = "SELECT role, content, status, error FROM messages ORDER BY id"
+        return [tuple(row) for row in other.execute(text(query))]
+
+
+def test_prompt_is_committed_before_generation(
+    s: Session, session_factory: sessionmaker[Session], owned: tuple[int, int]
+) -> None:
+    owner, session_id = owned
+    prompt, reply = repo.start_generation(
+        s,
+        owner_id=owner,
+        session_id=session_id,
+        prompt="  A poem about rain\n",
+        style="poetry",
+        strength=0.8,
+        params=PARAMS,
+    )
+    assert prompt.id < reply.id and reply.status is MessageStatus.PENDING
+    assert read_messages(session_factory) == [
+        ("user", "  A poem about rain\n", "complete", None),
+        ("assistant", "", "pending", None),
+    ]
+    repo.finish_generation(
+        s,
+        message_id=reply.id,
+        content="Rain taps the glass.",
+        status="complete",
+        prompt_tokens=12,
+        completion_tokens=6,
+        ttft_ms=41.5,
+        latency_ms=180.0,
+    )
+    assert read_messages(session_factory)[1] == ("assistant", "Rain taps the glass.", "complete", None)
+    with session_factory() as other:
+        stored = repo.list_messages(other, owner_id=owner, session_id=session_id)[1]
+    assert stored.params == PARAMS and stored.strength == 0.8 and stored.style == "poetry"
+    assert (stored.prompt_tokens, stored.completion_tokens, stored.ttft_ms, stored.latency_ms) == (12, 6, 41.5, 180.0)
+    assert stored.finished_at >= stored.created_at
+
+
+@pytest.mark.parametrize(("status", "error"), [("aborted", None), ("error", "CUDA out of memory")])
+def test_aborted_or_failed_generation_is_kept_as_such(
+    s: Session, session_factory: sessionmaker[Session], owned: tuple[int, int], status: str, error: str | None
+) -> None:
+    owner, session_id = owned
+    _, reply = repo.start_generation(
+        s, owner_id=owner, session_id=session_id, prompt="Go", style="poetry", strength=None, params=None
+    )
+    repo.finish_generation(
+        s,
+        message_id=reply.id,
+        content="Half a li",
+        status=status,
+        prompt_tokens=3,
+        completion_tokens=4,
+        ttft_ms=None,
+        latency_ms=95.0,
+        error=error,
+    )
+    expected = [("user", "Go", "complete", None), ("assistant", "Half a li", status, error)]
+    assert read_messages(session_factory) == expected
+    with pytest.raises(ValueError, match=f"already finished with status '{status}'"):
+        repo.finish_generation(
+            s,
+            message_id=reply.id,
+            content="more",
+            status="complete",
+            prompt_tokens=3,
+            completion_tokens=9,
+            ttft_ms=1.0,
+            latency_ms=2.0,
+        )
+
+
+def test_restart_marks_unfinished_generations_aborted(
+    s: Session, session_factory: sessionmaker[Session], owned: tuple[int, int]
+) -> None:
+    owner, session_id = owned
+    for _ in range(2):
+        repo.start_generation(s, owner_id=owner, session_id=session_id, prompt="p", style="x", strength=1, params={})
+    with session_factory() as after_restart:
+        assert repo.abort_unfinished_generations(after_restart) == 2
+        assert repo.abort_unfinished_generations(after_restart) == 0
+    statuses = [row[2] for row in read_messages(session_factory)]
+    assert statuses == ["complete", "aborted", "complete", "aborted"]
+
+
+def test_messages_are_listed_in_order_and_touch_the_session(s: Session, owned: tuple[int, int]) -> None:
+    owner, session_id = owned
+    before = repo.get_session(s, owner_id=owner, session_id=session_id).updated_at
+    for i, role in enumerate(["system", "user", "assistant"]):
+        repo.add_message(s, owner_id=owner, session_id=session_id, role=role, content=f"m{i}")
+    assert [m.content for m in repo.list_messages(s, owner_id=owner, session_id=session_id)] == ["m0", "m1", "m2"]
+    assert repo.get_session(s, owner_id=owner, session_id=session_id).updated_at > before
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"role": "robot"}, "role must be one of system, user, assistant; got 'robot'"),
+        ({"status": "done"}, "status must be one of pending, complete, aborted, error"),
+        ({"content": None}, "content must be a string"),
+        ({"strength": float("nan")}, "strength must be a finite number"),
+        ({"strength": -1}, "strength must be a finite number >= 0"),
+        ({"params": {"stop": {1, 2}}}, "params must be JSON-serializable"),
+        ({"params": [1]}, "params must be a dict"),
+    ],
+)
+def test_bad_message_input_is_refused(s: Session, owned: tuple[int, int], fields: dict, message: str) -> None:
+    owner, session_id = owned
+    arguments = {"owner_id": owner, "session_id": session_id, "role": "user", "content": "x", **fields}
+    with pytest.raises(ValueError, match=message):
+        repo.add_message(s, **arguments)
+
+
+def test_bad_finish_input_is_refused(s: Session, owned: tuple[int, int]) -> None:
+    owner, session_id = owned
+    _, reply = repo.start_generation(
+        s, owner_id=owner, session_id=session_id, prompt="p", style="x", strength=1, params={}
+    )
+    figures = {"prompt_tokens": 1, "completion_tokens": 1, "ttft_ms": 1.0, "latency_ms": 1.0}
+    with pytest.raises(ValueError, match="status must be one of complete, aborted, error; got 'pending'"):
+        repo.finish_generation(s, message_id=reply.id, content="", status="pending", **figures)
+    with pytest.raises(ValueError, match="completion_tokens must be a non-negative integer"):
+        bad = {**figures, "completion_tokens": -1}
+        repo.finish_generation(s, message_id=reply.id, content="", status="complete", **bad)
+    with pytest.raises(repo.NotFoundError, match="message 99999 not found"):
+        repo.finish_generation(s, message_id=99999, content="", status="complete", **figures)
+    with pytest.raises(ValueError, match="prompt must not be empty"):
+        repo.start_generation(s, owner_id=owner, session_id=session_id, prompt=" ", style="x", strength=1, params={})
