@@ -42,10 +42,15 @@ def refresh(services: Services, viewer: Viewer | None) -> Any:
 
 
 def draft_from(transcript: Transcript, session_id: int) -> Draft:
-    """Reopen a session in the writer: its last prompt, and the takes that answered it."""
-    prompt_at = max((i for i, m in enumerate(transcript.messages) if m.role == "user"), default=-1)
-    takes = [m for m in transcript.messages[prompt_at + 1:] if m.role == "assistant"]
-    prompt = transcript.messages[prompt_at].content if prompt_at >= 0 else ""
+    """Reopen a session in the writer: its last prompt, and every take since that prompt was first asked.
+
+    Regenerate stores the prompt again with each take, so a repeated prompt keeps collecting takes."""
+    prompt, takes = "", []
+    for m in transcript.messages:
+        if m.role == "assistant":
+            takes.append(m)
+        elif m.content != prompt:
+            prompt, takes = m.content, []
     style = takes[-1].style if takes else None
     return Draft(session_id, prompt, style, [m.content for m in takes], len(takes) - 1)
 
