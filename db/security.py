@@ -61,6 +61,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
     Without a hash a dummy one is verified anyway, so the time taken does not reveal that.
     """
+    if not isinstance(password, str):
+        return False
     try:
         return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):

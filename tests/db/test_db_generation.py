@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import repository as repo
-from db.models import MessageStatus
+from db.models import Message, MessageStatus
 
 PARAMS = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 64, "stop": ["\n\n"], "seed": None}
 
@@ -26,39 +26,35 @@ def read_messages(factory: sessionmaker[Session]) -> list[tuple]:
         return [tuple(row) for row in other.execute(text(query))]
 
 
+def start(s: Session, owned: tuple[int, int], prompt: str = "p", **overrides: object) -> tuple[Message, Message]:
+    """``start_generation`` in the writer's session, with plain defaults."""
+    fields = {"style": "poetry", "strength": 1.0, "params": {}, **overrides}
+    return repo.start_generation(s, owner_id=owned[0], session_id=owned[1], prompt=prompt, **fields)
+
+
+def finish(s: Session, message_id: int, content: str, status: str, **overrides: object) -> Message:
+    """``finish_generation`` with plain figures unless overridden."""
+    figures = {"prompt_tokens": 1, "completion_tokens": 1, "ttft_ms": 1.0, "latency_ms": 1.0, **overrides}
+    return repo.finish_generation(s, message_id=message_id, content=content, status=status, **figures)
+
+
 def test_prompt_is_committed_before_generation(
     s: Session, session_factory: sessionmaker[Session], owned: tuple[int, int]
 ) -> None:
     owner, session_id = owned
-    prompt, reply = repo.start_generation(
-        s,
-        owner_id=owner,
-        session_id=session_id,
-        prompt="  A poem about rain\n",
-        style="poetry",
-        strength=0.8,
-        params=PARAMS,
-    )
+    prompt, reply = start(s, owned, "  A poem about rain\n", strength=0.8, params=PARAMS)
     assert prompt.id < reply.id and reply.status is MessageStatus.PENDING
     assert read_messages(session_factory) == [
         ("user", "  A poem about rain\n", "complete", None),
         ("assistant", "", "pending", None),
     ]
-    repo.finish_generation(
-        s,
-        message_id=reply.id,
-        content="Rain taps the glass.",
-        status="complete",
-        prompt_tokens=12,
-        completion_tokens=6,
-        ttft_ms=41.5,
-        latency_ms=180.0,
-    )
+    figures = {"prompt_tokens": 12, "completion_tokens": 6, "ttft_ms": 41.5, "latency_ms": 180.0}
+    finish(s, reply.id, "Rain taps the glass.", "complete", **figures)
     assert read_messages(session_factory)[1] == ("assistant", "Rain taps the glass.", "complete", None)
     with session_factory() as other:
         stored = repo.list_messages(other, owner_id=owner, session_id=session_id)[1]
     assert stored.params == PARAMS and stored.strength == 0.8 and stored.style == "poetry"
-    assert (stored.prompt_tokens, stored.completion_tokens, stored.ttft_ms, stored.latency_ms) == (12, 6, 41.5, 180.0)
+    assert {name: getattr(stored, name) for name in figures} == figures
     assert stored.finished_at >= stored.created_at
 
 
@@ -66,42 +62,19 @@ def test_prompt_is_committed_before_generation(
 def test_aborted_or_failed_generation_is_kept_as_such(
     s: Session, session_factory: sessionmaker[Session], owned: tuple[int, int], status: str, error: str | None
 ) -> None:
-    owner, session_id = owned
-    _, reply = repo.start_generation(
-        s, owner_id=owner, session_id=session_id, prompt="Go", style="poetry", strength=None, params=None
-    )
-    repo.finish_generation(
-        s,
-        message_id=reply.id,
-        content="Half a li",
-        status=status,
-        prompt_tokens=3,
-        completion_tokens=4,
-        ttft_ms=None,
-        latency_ms=95.0,
-        error=error,
-    )
+    _, reply = start(s, owned, "Go", strength=None, params=None)
+    finish(s, reply.id, "Half a li", status, ttft_ms=None, error=error)
     expected = [("user", "Go", "complete", None), ("assistant", "Half a li", status, error)]
     assert read_messages(session_factory) == expected
     with pytest.raises(ValueError, match=f"already finished with status '{status}'"):
-        repo.finish_generation(
-            s,
-            message_id=reply.id,
-            content="more",
-            status="complete",
-            prompt_tokens=3,
-            completion_tokens=9,
-            ttft_ms=1.0,
-            latency_ms=2.0,
-        )
+        finish(s, reply.id, "more", "complete")
 
 
 def test_restart_marks_unfinished_generations_aborted(
     s: Session, session_factory: sessionmaker[Session], owned: tuple[int, int]
 ) -> None:
-    owner, session_id = owned
     for _ in range(2):
-        repo.start_generation(s, owner_id=owner, session_id=session_id, prompt="p", style="x", strength=1, params={})
+        start(s, owned)
     with session_factory() as after_restart:
         assert repo.abort_unfinished_generations(after_restart) == 2
         assert repo.abort_unfinished_generations(after_restart) == 0
@@ -138,17 +111,13 @@ def test_bad_message_input_is_refused(s: Session, owned: tuple[int, int], fields
 
 
 def test_bad_finish_input_is_refused(s: Session, owned: tuple[int, int]) -> None:
-    owner, session_id = owned
-    _, reply = repo.start_generation(
-        s, owner_id=owner, session_id=session_id, prompt="p", style="x", strength=1, params={}
-    )
-    figures = {"prompt_tokens": 1, "completion_tokens": 1, "ttft_ms": 1.0, "latency_ms": 1.0}
+    _, reply = start(s, owned)
     with pytest.raises(ValueError, match="status must be one of complete, aborted, error; got 'pending'"):
-        repo.finish_generation(s, message_id=reply.id, content="", status="pending", **figures)
+        finish(s, reply.id, "", "pending")
     with pytest.raises(ValueError, match="completion_tokens must be a non-negative integer"):
-        bad = {**figures, "completion_tokens": -1}
-        repo.finish_generation(s, message_id=reply.id, content="", status="complete", **bad)
+        finish(s, reply.id, "", "complete", completion_tokens=-1)
     with pytest.raises(repo.NotFoundError, match="message 99999 not found"):
-        repo.finish_generation(s, message_id=99999, content="", status="complete", **figures)
+        finish(s, 99999, "", "complete")
     with pytest.raises(ValueError, match="prompt must not be empty"):
-        repo.start_generation(s, owner_id=owner, session_id=session_id, prompt=" ", style="x", strength=1, params={})
+        start(s, owned, " ")
+    assert finish(s, reply.id, "", "complete").status is MessageStatus.COMPLETE  # still pending until now

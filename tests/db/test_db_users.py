@@ -30,6 +30,7 @@ def test_authenticate(s: Session) -> None:
     assert repo.authenticate(s, username="bob", password=PASSWORD + "x") is None
     assert repo.authenticate(s, username="nobody", password=PASSWORD) is None
     assert repo.authenticate(s, username="!!", password=PASSWORD) is None
+    assert repo.authenticate(s, username="bob", password=None) is None
     assert repo.get_user(s, user_id=user.id).role is Role.ADMIN
     assert repo.get_user_by_username(s, username="Bob").id == user.id
 
