@@ -3,9 +3,10 @@
 Order per row: repetition / presence / frequency penalties, temperature, then (sampled rows only)
 top-k, top-p, min-p, and a draw. Rows that need a step pay for it; the rest skip it.
 
-The draw is an exponential race: ``token = argmax(p / q)`` with ``q ~ Exp(1)`` per vocabulary entry,
-drawn from the row's own generator, which samples exactly from ``p``. A seeded row therefore gets the
-same tokens whatever else shares its batch, and wherever it sits in it.
+The draw inverts the row's CDF at one uniform number taken from the row's own generator (one number
+per row and step: an exponential race's V numbers per row cost more than the rest of sampling on a
+CPU). A seeded row
+therefore gets the same tokens whatever else shares its batch, and wherever it sits in it.
 
 Logprobs (when ``params.logprobs`` is set) are ``log_softmax`` of the logits after penalties and
 temperature (temperature 1 for greedy rows) and before top-k / top-p / min-p truncation, like vLLM's
@@ -55,6 +56,20 @@ def _values(params: list[SamplingParams], rows: list[int], name: str, device: to
     return torch.tensor([float(getattr(params[i], name)) for i in rows], device=device)  # [n]
 
 
+def _take(tensor: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """The listed rows of ``tensor`` (the tensor itself when they are all of it)."""
+    return tensor if len(rows) == tensor.shape[0] else tensor[rows]
+
+
+def _update(tensor: torch.Tensor, rows: list[int], fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """A new tensor: ``tensor`` with ``fn`` applied to the listed rows; ``tensor`` is left untouched."""
+    if len(rows) == tensor.shape[0]:
+        return fn(tensor)
+    out = tensor.clone()
+    out[rows] = fn(tensor[rows])
+    return out
+
+
 class Sampler:
     """``Sampler()(logits [B, V], rows) -> list[SampledToken]``, one per row."""
 
@@ -65,10 +80,12 @@ class Sampler:
                              f"got shape {tuple(logits.shape)}")
         params = [row.params for row in rows]
         logits = self._scale(self._penalize(logits.float(), rows), params)  # [B, V]
-        tokens = logits.argmax(dim=-1)  # [B], final for greedy rows
-        sampled = _where(params, lambda p: not p.greedy)
+        tokens = torch.empty(len(rows), dtype=torch.long, device=logits.device)  # [B]
+        greedy, sampled = _where(params, lambda p: p.greedy), _where(params, lambda p: not p.greedy)
+        if greedy:
+            tokens[greedy] = _take(logits, greedy).argmax(dim=-1)
         if sampled:
-            tokens[sampled] = self._draw(logits[sampled], [rows[i] for i in sampled])
+            tokens[sampled] = self._draw(_take(logits, sampled), [rows[i] for i in sampled])
         logprobs = self._logprobs(logits, tokens, params)
         return [SampledToken(t, record) for t, record in zip(tokens.tolist(), logprobs)]
 
@@ -78,16 +95,17 @@ class Sampler:
         additive = _where(params, lambda p: p.presence_penalty != 0.0 or p.frequency_penalty != 0.0)
         if not repeat and not additive:
             return logits
-        logits, vocab, device = logits.clone(), logits.shape[1], logits.device
+        device = logits.device
         if repeat:
-            counts = lp.token_counts([rows[i].prompt_ids + rows[i].output_ids for i in repeat], vocab, device)
+            history = [rows[i].prompt_ids + rows[i].output_ids for i in repeat]
             penalty = _values(params, repeat, "repetition_penalty", device)
-            logits[repeat] = lp.apply_repetition_penalty(logits[repeat], counts, penalty)
+            logits = _update(logits, repeat, lambda x: lp.apply_repetition_penalty(x, history, penalty))
         if additive:
-            counts = lp.token_counts([rows[i].output_ids for i in additive], vocab, device)
+            outputs = [rows[i].output_ids for i in additive]
             presence = _values(params, additive, "presence_penalty", device)
             frequency = _values(params, additive, "frequency_penalty", device)
-            logits[additive] = lp.apply_presence_frequency(logits[additive], counts, presence, frequency)
+            logits = _update(logits, additive,
+                             lambda x: lp.apply_presence_frequency(x, outputs, presence, frequency))
         return logits
 
     def _scale(self, logits: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
@@ -97,31 +115,38 @@ class Sampler:
         return logits / torch.tensor(temperatures, device=logits.device).unsqueeze(1)
 
     def _draw(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
-        """Truncate then race: logits [n, V] of sampled rows -> token ids [n]."""
+        """Truncate then draw: logits [n, V] of sampled rows -> token ids [n]."""
         params, device, vocab = [row.params for row in rows], logits.device, logits.shape[1]
         nucleus = _where(params, lambda p: p.top_k != -1 or p.top_p < 1.0)
         if nucleus:
             top_k = torch.tensor([min(vocab, params[i].top_k) if params[i].top_k != -1 else vocab
                                   for i in nucleus], device=device)
             top_p = _values(params, nucleus, "top_p", device)
-            logits[nucleus] = lp.apply_top_k_top_p(logits[nucleus], top_k, top_p)
+            logits = _update(logits, nucleus, lambda x: lp.apply_top_k_top_p(x, top_k, top_p))
         floor = _where(params, lambda p: p.min_p > 0.0)
         if floor:
-            logits[floor] = lp.apply_min_p(logits[floor], _values(params, floor, "min_p", device))
-        race = self._exponential([row.generator for row in rows], logits.shape, device)  # [n, V]
-        return (logits.softmax(dim=-1) / race).argmax(dim=-1)
+            min_p = _values(params, floor, "min_p", device)
+            logits = _update(logits, floor, lambda x: lp.apply_min_p(x, min_p))
+        return self._invert_cdf(logits.softmax(dim=-1), [row.generator for row in rows])
 
-    def _exponential(self, generators: list[torch.Generator | None], shape: torch.Size,
-                     device: torch.device) -> torch.Tensor:
-        """Exp(1) noise [n, V]; a seeded row's noise comes only from its own generator."""
-        noise = torch.empty(shape, device=device)
+    def _invert_cdf(self, probs: torch.Tensor, generators: list[torch.Generator | None]) -> torch.Tensor:
+        """Token ids [n] drawn from probs [n, V] with one uniform per row from that row's generator."""
+        cdf = probs.cumsum(dim=-1)  # [n, V], flat over zero-probability tokens, so they are never hit
+        total = cdf[:, -1:]  # [n, 1]
+        point = self._uniform(generators, probs.device).unsqueeze(1) * total  # [n, 1]
+        point = torch.minimum(point, torch.nextafter(total, torch.zeros_like(total)))  # stay below total
+        return torch.searchsorted(cdf, point, right=True).squeeze(1)
+
+    def _uniform(self, generators: list[torch.Generator | None], device: torch.device) -> torch.Tensor:
+        """U[0, 1) [n]; a seeded row's value comes only from its own generator."""
+        uniform = torch.empty(len(generators), device=device)
         unseeded = [i for i, g in enumerate(generators) if g is None]
         if unseeded:
-            noise[unseeded] = torch.empty(len(unseeded), shape[1], device=device).exponential_()
+            uniform[unseeded] = torch.rand(len(unseeded), device=device)
         for i, generator in enumerate(generators):
             if generator is not None:
-                noise[i].exponential_(generator=generator)
-        return noise.clamp_(min=torch.finfo(noise.dtype).tiny)  # a 0 would let a masked token win
+                uniform[i] = torch.rand(1, generator=generator, device=device)[0]
+        return uniform
 
     def _logprobs(self, logits: torch.Tensor, tokens: torch.Tensor,
                   params: list[SamplingParams]) -> list[TokenLogprob | None]:
@@ -129,11 +154,12 @@ class Sampler:
         records: list[TokenLogprob | None] = [None] * len(params)
         if not wanted:
             return records
-        logprobs = logits[wanted].log_softmax(dim=-1)  # [n, V]
-        chosen = logprobs.gather(1, tokens[wanted].unsqueeze(1)).squeeze(1).tolist()  # [n]
+        logprobs = _take(logits, wanted).log_softmax(dim=-1)  # [n, V]
+        chosen_ids = tokens[wanted]  # [n]
+        chosen = logprobs.gather(1, chosen_ids.unsqueeze(1)).squeeze(1).tolist()  # [n]
         top_values, top_ids = logprobs.topk(max(params[i].logprobs for i in wanted), dim=-1)  # [n, k]
-        for j, i in enumerate(wanted):
+        for j, (i, token_id) in enumerate(zip(wanted, chosen_ids.tolist())):
             k = params[i].logprobs
             top = dict(zip(top_ids[j, :k].tolist(), top_values[j, :k].tolist()))
-            records[i] = TokenLogprob(token_id=int(tokens[i]), logprob=chosen[j], top=top)
+            records[i] = TokenLogprob(token_id=token_id, logprob=chosen[j], top=top)
         return records

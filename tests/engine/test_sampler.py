@@ -135,6 +135,18 @@ def test_top_p_matches_plain_reference_per_row() -> None:
         assert set(torch.nonzero(_kept(ours[row])).flatten().tolist()) == keep
 
 
+@pytest.mark.parametrize("windows", [(2,), (4, 16), (512, 4096)])
+def test_windowed_cut_equals_transformers_whatever_the_windows(windows: tuple[int, ...]) -> None:
+    logits = torch.cat([_logits(4, seed=11), _logits(4, seed=12) * 0.05])  # peaked rows and flat rows
+    logits[0, :5] = 9.0  # ties around the k-th value
+    ks, ps = [3, VOCAB, 1, 20, 5, VOCAB, VOCAB, 40], [1.0, 0.5, 0.9, 0.95, 1.0, 0.3, 0.9, 0.99]
+    ours = lp.apply_top_k_top_p(logits, torch.tensor(ks), torch.tensor(ps), windows=windows)
+    for row, (k, p) in enumerate(zip(ks, ps)):
+        reference = TopPLogitsWarper(p)(None, TopKLogitsWarper(k)(None, logits[row:row + 1].clone()))
+        assert torch.equal(_kept(ours[row:row + 1]), _kept(reference)), row
+        assert torch.equal(ours[row][_kept(ours[row])], logits[row][_kept(ours[row])])
+
+
 def test_top_k_then_top_p_matches_transformers_chain() -> None:
     logits, ks, ps = _logits(3, seed=5), [4, 10, 30], [0.6, 0.9, 0.5]
     ours = lp.apply_top_k_top_p(logits, torch.tensor(ks), torch.tensor(ps))
@@ -156,19 +168,30 @@ def test_min_p_matches_transformers_and_plain_reference(min_p: float) -> None:
 def test_repetition_penalty_matches_transformers() -> None:
     logits, penalty = _logits(3, seed=7), 1.7
     history = [[1, 5, 5, 9], [0, 63, 2, 2], [10, 11, 12, 13]]
-    ours = lp.apply_repetition_penalty(logits, lp.token_counts(history, VOCAB, logits.device),
-                                       torch.full((3,), penalty))
+    ours = lp.apply_repetition_penalty(logits, history, torch.full((3,), penalty))
     reference = RepetitionPenaltyLogitsProcessor(penalty)(torch.tensor(history), logits.clone())
     torch.testing.assert_close(ours, reference, rtol=0, atol=0)
 
 
-def test_presence_and_frequency_penalties_follow_openai() -> None:
-    logits, output = _logits(1, seed=8), [3, 3, 3, 7, 11, 11]
-    ours = lp.apply_presence_frequency(logits, lp.token_counts([output], VOCAB, logits.device),
-                                       torch.tensor([0.4]), torch.tensor([0.25]))
+def test_repetition_penalty_on_ragged_and_empty_histories() -> None:
+    logits, penalty = _logits(3, seed=10), torch.tensor([1.5, 2.0, 0.5])
+    history = [[4, 4, 0], [], [7, 8, 9, 10, 11, 7]]
     expected = logits.clone()
-    for token in set(output):
-        expected[0, token] -= 0.4 + 0.25 * output.count(token)
+    for row, ids in enumerate(history):
+        for token in set(ids):
+            value, p = logits[row, token].item(), penalty[row].item()
+            expected[row, token] = value / p if value > 0 else value * p
+    torch.testing.assert_close(lp.apply_repetition_penalty(logits, history, penalty), expected)
+
+
+def test_presence_and_frequency_penalties_follow_openai() -> None:
+    logits, outputs = _logits(3, seed=8), [[3, 3, 3, 7, 11, 11], [], [5, 0]]
+    presence, frequency = torch.tensor([0.4, 1.0, -0.5]), torch.tensor([0.25, 1.0, 2.0])
+    ours = lp.apply_presence_frequency(logits, outputs, presence, frequency)
+    expected = logits.clone()
+    for row, ids in enumerate(outputs):
+        for token in set(ids):
+            expected[row, token] -= presence[row] + frequency[row] * ids.count(token)
     torch.testing.assert_close(ours, expected)
 
 
