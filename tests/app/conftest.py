@@ -57,29 +57,30 @@ def adapter_root(tmp_path_factory: pytest.TempPathFactory, tiny_llama_dir: Path)
     return root
 
 
+STYLE_FIELDS = dict(display_name="Test", description="Test style", system_prompt="Answer in verse.",
+                    examples=["one", "two", "three"], base_model="tiny", base_model_sha256="", version="0.1",
+                    data_provenance="random test adapter", license="MIT", rank=4)
+
+
+def write_style(root: Path, style_id: str, adapter: Path | str, defaults: dict[str, Any],
+                **fields: Any) -> Path:
+    """Write ``root/<style_id>/style.toml`` (test values for every field not given)."""
+    import json
+
+    values = {"id": style_id, **STYLE_FIELDS, **fields, "adapter": str(adapter)}
+    lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    lines += ["", "[defaults]"] + [f"{key} = {json.dumps(value)}" for key, value in defaults.items()]
+    folder = root / style_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "style.toml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def styles_dir(tmp_path_factory: pytest.TempPathFactory, adapter_root: Path) -> Path:
     """One style, ``verse``, using adapter a0 with a system prompt and sampling defaults."""
     root = tmp_path_factory.mktemp("styles")
-    (root / "verse").mkdir()
-    (root / "verse" / "style.toml").write_text(f"""
-id = "verse"
-display_name = "Verse"
-description = "Test style"
-system_prompt = "Answer in verse."
-examples = ["one", "two", "three"]
-adapter = "{adapter_root / 'a0'}"
-base_model = "tiny"
-base_model_sha256 = ""
-version = "0.1"
-data_provenance = "random test adapter"
-license = "MIT"
-rank = 4
-
-[defaults]
-temperature = 0.0
-max_tokens = 7
-""")
+    write_style(root, "verse", adapter_root / "a0", {"temperature": 0.0, "max_tokens": 7}, display_name="Verse")
     return root
 
 
