@@ -24,10 +24,7 @@ _PER_ADAPTER = {
     "running": ("inkwell_adapter_requests_running", "Sequences running, by adapter"),
     "waiting": ("inkwell_adapter_requests_waiting", "Sequences waiting, by adapter"),
 }
-_ENGINE_COUNTERS = {
-    "adapter_loads": ("inkwell_adapter_loads", "Adapters loaded into device slots"),
-    "adapter_evictions": ("inkwell_adapter_evictions", "Adapters evicted from device slots"),
-}
+_COUNTER_SUFFIXES = ("loads", "evictions")  # adapter-pool figures that only grow
 
 
 class EngineStatsCollector(Collector):
@@ -42,15 +39,22 @@ class EngineStatsCollector(Collector):
         for key, (name, text) in _ENGINE_GAUGES.items():
             if key in stats:
                 yield GaugeMetricFamily(name, text, value=stats[key])
-        for key, (name, text) in _ENGINE_COUNTERS.items():
-            if key in stats:
-                yield CounterMetricFamily(name, text, value=stats[key])
+        yield from _pool_metrics(stats.get("lora_memory", {}))
         adapters = stats.get("adapters", {})
         for key, (name, text) in _PER_ADAPTER.items():
             family = GaugeMetricFamily(name, text, labels=["adapter"])
             for adapter, counts in adapters.items():
                 family.add_metric([str(adapter)], counts.get(key, 0))
             yield family
+
+
+def _pool_metrics(pool: dict[str, float]) -> Iterator[Metric]:
+    """The adapter pool's figures: ``*_loads``/``*_evictions`` as counters, the rest as gauges."""
+    for key, value in pool.items():
+        if key.endswith(_COUNTER_SUFFIXES):
+            yield CounterMetricFamily(f"inkwell_adapter_{key}", f"Adapter pool {key.replace('_', ' ')}", value=value)
+        else:
+            yield GaugeMetricFamily(f"inkwell_lora_{key}", f"Adapter pool {key.replace('_', ' ')}", value=value)
 
 
 class ServerMetrics:
