@@ -77,6 +77,10 @@ class AdapterPool:
         """Names of every registered adapter."""
         return list(self._paths)
 
+    def registered_path(self, name: str) -> str | None:
+        """The folder ``name`` was registered from, or ``None`` if unknown."""
+        return self._paths.get(name)
+
     def register(self, name: str, path: str | Path) -> None:
         """Validate the PEFT folder at ``path`` and make it servable as ``name``.
 

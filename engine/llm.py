@@ -12,6 +12,7 @@ from engine.sampling_params import SamplingParams
 
 Prompt = str | dict
 Params = SamplingParams | Seq[SamplingParams] | None
+Loras = LoRARequest | Seq[LoRARequest | None] | None
 Conversation = list[dict]
 
 
@@ -27,14 +28,18 @@ class LLM:
         return self.engine.tokenizer
 
     def generate(self, prompts: Prompt | Seq[Prompt], params: Params = None,
-                 lora_request: LoRARequest | None = None) -> list[RequestOutput]:
-        """Complete each prompt (text or ``{"prompt_token_ids": [...]}``); results in prompt order."""
+                 lora_request: Loras = None) -> list[RequestOutput]:
+        """Complete each prompt (text or ``{"prompt_token_ids": [...]}``); results in prompt order.
+
+        ``lora_request``: one adapter for every prompt, or a list with one entry (or None) per prompt.
+        """
         prompts = [prompts] if isinstance(prompts, (str, dict)) else list(prompts)
         all_params = self._per_prompt(params, len(prompts))
+        loras = self._per_prompt_lora(lora_request, len(prompts))
         ids: list[str] = []
         try:
-            for prompt, sp in zip(prompts, all_params):
-                ids.append(self._add(prompt, sp, lora_request))
+            for prompt, sp, lora in zip(prompts, all_params, loras):
+                ids.append(self._add(prompt, sp, lora))
         except ValueError:
             for request_id in ids:  # leave no half-submitted batch behind
                 self.engine.abort(request_id)
@@ -42,7 +47,7 @@ class LLM:
         return self._run(ids)
 
     def chat(self, messages: Conversation | Seq[Conversation], params: Params = None,
-             lora_request: LoRARequest | None = None) -> list[RequestOutput]:
+             lora_request: Loras = None) -> list[RequestOutput]:
         """Answer one conversation (a list of messages) or a list of them, via the chat template."""
         conversations = [messages] if messages and isinstance(messages[0], dict) else list(messages)
         tokenizer = self.engine.tokenizer
@@ -59,6 +64,15 @@ class LLM:
         if len(params) != count:
             raise ValueError(f"got {len(params)} SamplingParams for {count} prompts")
         return params
+
+    @staticmethod
+    def _per_prompt_lora(lora_request: Loras, count: int) -> list[LoRARequest | None]:
+        if lora_request is None or isinstance(lora_request, LoRARequest):
+            return [lora_request] * count
+        loras = list(lora_request)
+        if len(loras) != count:
+            raise ValueError(f"got {len(loras)} LoRA requests for {count} prompts")
+        return loras
 
     def _add(self, prompt: Prompt, params: SamplingParams, lora_request: LoRARequest | None) -> str:
         if isinstance(prompt, dict):

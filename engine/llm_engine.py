@@ -13,6 +13,7 @@ from engine.block_manager import BlockManager
 from engine.config import EngineConfig
 from engine.kv_cache import allocate_kv_cache, num_blocks_for
 from engine.loader import load_model
+from engine.lora_manager import lora_manager_for
 from engine.lora_request import LoRARequest
 from engine.model_runner import ModelRunner
 from engine.model_store import resolve_model
@@ -55,9 +56,11 @@ class LLMEngine:
         self.max_model_len = min(config.max_model_len, model.args.max_position_embeddings)
         blocks = num_blocks_for(model.args, config.block_size, dtype, config.kv_cache_memory, self.max_model_len)
         allocate_kv_cache(model, blocks, config.block_size)
+        self.lora = lora_manager_for(model, config)
         self.block_manager = BlockManager(blocks, config.block_size)
-        self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens)
-        self.runner = ModelRunner(model, config.block_size)
+        self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens,
+                                   gate=self.lora)
+        self.runner = ModelRunner(model, config.block_size, lora=self.lora)
         self.vocab_size = model.args.vocab_size
         self._requests: dict[str, _Request] = {}
         self._seeds = random.Random(config.seed)
@@ -74,6 +77,8 @@ class LLMEngine:
             raise ValueError(f"params must be SamplingParams, got {type(params).__name__}")
         if lora_request is not None and not self.config.enable_lora:
             raise ValueError(f"adapter {lora_request.name!r} requested but the engine runs with enable_lora=False")
+        if lora_request is not None:
+            self.lora.register(lora_request)  # AdapterError (a ValueError) if it cannot be served
         prompt_ids = self._prompt_ids(prompt)
         if len(prompt_ids) + params.max_tokens > self.max_model_len:
             raise ValueError(f"prompt ({len(prompt_ids)} tokens) + max_tokens ({params.max_tokens}) = "
@@ -112,9 +117,12 @@ class LLMEngine:
                 counts = adapters.setdefault(seq.lora_name, {"running": 0, "waiting": 0})
                 counts[state] += 1
         total = self.block_manager.num_blocks
-        return {"num_running": len(self.scheduler.running), "num_waiting": len(self.scheduler.waiting),
-                "kv_blocks_used": total - self.block_manager.num_free_blocks, "kv_blocks_total": total,
-                "adapters": adapters}
+        stats = {"num_running": len(self.scheduler.running), "num_waiting": len(self.scheduler.waiting),
+                 "kv_blocks_used": total - self.block_manager.num_free_blocks, "kv_blocks_total": total,
+                 "adapters": adapters}
+        if self.lora is not None:
+            stats["lora_memory"] = self.lora.stats()
+        return stats
 
     def _prompt_ids(self, prompt: str | list[int]) -> list[int]:
         if isinstance(prompt, str):

@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from engine.adapter_loader import BaseShapes
 from engine.adapter_pool import AdapterPool
 from kernels import LoRAMetadata, add_lora
 
@@ -56,9 +57,26 @@ class LoRALinear(nn.Module):
         return y
 
 
+def _layers(model: nn.Module) -> nn.ModuleList:
+    return getattr(model, "layers", None) or model.model.layers
+
+
+def shapes_from_model(model: nn.Module) -> BaseShapes:
+    """The adapter targets' ``(in, out)`` shapes read off the model's fused linears."""
+    layer = _layers(model)[0]
+    attn, mlp = layer.self_attn, layer.mlp
+    q, k, v = attn.qkv_proj.output_sizes
+    gate, up = mlp.gate_up_proj.output_sizes
+    hidden, inter = attn.qkv_proj.in_features, mlp.down_proj.in_features
+    modules = {"q_proj": (hidden, q), "k_proj": (hidden, k), "v_proj": (hidden, v),
+               "o_proj": (attn.o_proj.in_features, attn.o_proj.out_features),
+               "gate_proj": (hidden, gate), "up_proj": (hidden, up), "down_proj": (inter, mlp.down_proj.out_features)}
+    return BaseShapes(len(_layers(model)), modules)
+
+
 def apply_lora(model: nn.Module, pool: AdapterPool, metadata: MetadataGetter = context_metadata) -> nn.Module:
     """Wrap every fused projection of ``model.layers[i]`` (or ``model.model.layers[i]``) in place."""
-    layers = getattr(model, "layers", None) or model.model.layers
+    layers = _layers(model)
     if len(layers) != pool.shapes.num_layers:
         raise ValueError(f"model has {len(layers)} layers, the adapter pool {pool.shapes.num_layers}")
     for index, layer in enumerate(layers):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.context import StepContext, reset_context, set_context
+from engine.lora_manager import LoRAManager
 from engine.model import Transformer
 from engine.sampler import SampledToken, Sampler, SampleRow
 from engine.scheduler import ScheduledSeq
@@ -13,8 +14,10 @@ from engine.scheduler import ScheduledSeq
 class ModelRunner:
     """Owns the model and its paged KV cache binding; ``run`` executes one scheduled step."""
 
-    def __init__(self, model: Transformer, block_size: int, sampler: Sampler | None = None) -> None:
+    def __init__(self, model: Transformer, block_size: int, sampler: Sampler | None = None,
+                 lora: LoRAManager | None = None) -> None:
         self.model = model
+        self.lora = lora
         self.block_size = block_size
         self.window = model.args.sliding_window
         self.device = model.embed_tokens.weight.device
@@ -64,6 +67,7 @@ class ModelRunner:
             prefill_masks=[self._prefill_mask(s) for s in scheduled[:num_prefills]],
             decode_mask=self._decode_mask(context_lens[num_prefills:]),
             logits_indices=self._tensor(logits_rows),
+            lora=self.lora.step_metadata(scheduled) if self.lora is not None else None,
         )
 
     def _tensor(self, values: list[int]) -> torch.Tensor:

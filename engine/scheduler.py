@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from engine.block_manager import BlockManager
 from engine.sequence import Sequence, SequenceStatus
@@ -42,10 +43,24 @@ class SchedulerOutput:
         return sum(s.num_tokens for s in self.scheduled)
 
 
-class Scheduler:
-    """Owns the waiting queue and the running list; the block manager owns the blocks."""
+class AdmissionGate(Protocol):
+    """Decides whether a waiting sequence may start now (its adapter needs a device slot)."""
 
-    def __init__(self, block_manager: BlockManager, max_num_seqs: int, max_num_batched_tokens: int) -> None:
+    def admit(self, seq: Sequence) -> bool: ...
+
+    def release(self, seq: Sequence) -> None: ...
+
+
+class Scheduler:
+    """Owns the waiting queue and the running list; the block manager owns the blocks.
+
+    With a ``gate`` (the LoRA manager), a waiting sequence it refuses stays queued while later ones
+    may start; it is asked first again next step, so it gets the first slot that frees up.
+    """
+
+    def __init__(self, block_manager: BlockManager, max_num_seqs: int, max_num_batched_tokens: int,
+                 gate: AdmissionGate | None = None) -> None:
+        self.gate = gate
         self.blocks = block_manager
         self.max_num_seqs = max_num_seqs
         self.max_num_batched_tokens = max_num_batched_tokens
@@ -67,7 +82,8 @@ class Scheduler:
         budget = self._schedule_running(self.max_num_batched_tokens, out)
         if not out.preempted:
             self._admit_waiting(budget, out)
-        out.scheduled.sort(key=lambda s: s.num_tokens == 1)  # stable: prefill chunks, then decodes
+        # stable: prefill chunks, then decodes grouped by adapter (one LoRA segment per adapter)
+        out.scheduled.sort(key=lambda s: (s.num_tokens == 1, s.seq.lora_name if s.num_tokens == 1 else ""))
         return out
 
     def finish(self, seq: Sequence) -> None:
@@ -75,6 +91,8 @@ class Scheduler:
         if seq in self.running:
             self.running.remove(seq)
         self.blocks.free(seq)
+        if self.gate is not None:
+            self.gate.release(seq)
 
     def abort(self, request_id: str) -> list[Sequence]:
         """Remove every sequence of a request, free its blocks, and return them (finished "abort")."""
@@ -110,12 +128,15 @@ class Scheduler:
         return True
 
     def _admit_waiting(self, budget: int, out: SchedulerOutput) -> None:
-        while self.waiting and budget > 0 and len(self.running) < self.max_num_seqs:
-            seq = self.waiting[0]
+        for seq in list(self.waiting):
+            if budget <= 0 or len(self.running) >= self.max_num_seqs:
+                break
             n = min(seq.num_tokens - seq.num_computed_tokens, budget)
             if not self.blocks.can_allocate(seq, seq.num_computed_tokens + n):
                 break
-            self.waiting.popleft()
+            if self.gate is not None and not self.gate.admit(seq):
+                continue  # its adapter waits for a free slot
+            self.waiting.remove(seq)
             seq.status = SequenceStatus.RUNNING
             self.running.append(seq)
             self._take(seq, n, out)

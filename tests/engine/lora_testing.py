@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import LlamaConfig, LlamaForCausalLM
+from torch import nn
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
 ALL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 TINY = dict(vocab_size=96, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
@@ -19,10 +21,16 @@ def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
     return LlamaForCausalLM(LlamaConfig(**TINY)).eval()
 
 
+def hf_model(model_dir: Path) -> nn.Module:
+    """The Hugging Face model of a checkpoint folder, fp32, eval mode."""
+    return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+
 def write_adapter(folder: Path, *, seed: int, r: int = 8, alpha: int = 16, targets: list[str] = ALL_TARGETS,
-                  use_rslora: bool = False, b_scale: float = 1.0) -> Path:
-    """Save a random PEFT LoRA adapter for :func:`tiny_llama` (non-zero B so the delta is visible)."""
-    model = get_peft_model(tiny_llama(), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets,
+                  use_rslora: bool = False, b_scale: float = 1.0,
+                  base: Callable[[], nn.Module] = tiny_llama) -> Path:
+    """Save a random PEFT LoRA adapter for the model ``base()`` builds (non-zero B: a visible delta)."""
+    model = get_peft_model(base(), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets,
                                                     use_rslora=use_rslora, init_lora_weights=False))
     torch.manual_seed(seed)
     for name, param in model.named_parameters():
