@@ -46,6 +46,7 @@ class AdapterPool:
         self._slot_lru: OrderedDict[int, None] = OrderedDict((i, None) for i in range(max_loras))
         self._paths: dict[str, str] = {}
         self._host: OrderedDict[str, LoadedAdapter] = OrderedDict()
+        self._counters = {"slot_loads": 0, "slot_evictions": 0, "host_loads": 0, "host_evictions": 0}
 
     def _stack_keys(self) -> list[tuple[int, str]]:
         return [(layer, fused) for layer in range(self.shapes.num_layers) for fused in FUSED_TARGETS]
@@ -121,8 +122,10 @@ class AdapterPool:
     def _cache(self, name: str, adapter: LoadedAdapter) -> None:
         self._host[name] = adapter.to(self.dtype)
         self._host.move_to_end(name)
+        self._counters["host_loads"] += 1
         while len(self._host) > self.max_cpu_loras:
             evicted, _ = self._host.popitem(last=False)
+            self._counters["host_evictions"] += 1
             logger.debug("host cache full: evicted adapter %r", evicted)
 
     def _host_adapter(self, name: str) -> LoadedAdapter:
@@ -165,6 +168,7 @@ class AdapterPool:
         chosen = (empty or idle or [None])[0]
         if chosen is not None and self._slots[chosen].name is not None:
             del self._slot_of[self._slots[chosen].name]
+            self._counters["slot_evictions"] += 1
             self._slots[chosen] = _Slot()
         return chosen
 
@@ -182,6 +186,7 @@ class AdapterPool:
                     b[slot, offsets[i]:offsets[i + 1], :rank].copy_(pair[1])
         self._slots[slot] = _Slot(name=name)
         self._slot_of[name] = slot
+        self._counters["slot_loads"] += 1
 
     # ---- accounting ----
     @property
@@ -190,8 +195,9 @@ class AdapterPool:
         return sum(a[0].nbytes + b[0].nbytes for a, b in self._stacks.values())
 
     def memory(self) -> dict[str, int]:
-        """Figures for metrics: slot size, device total, host cache bytes and counts."""
+        """Figures for metrics: slot size, device total, host cache bytes and counts, load/eviction counters."""
         return {
+            **self._counters,
             "bytes_per_slot": self.bytes_per_slot,
             "device_bytes": self.bytes_per_slot * len(self._slots),
             "host_bytes": sum(ad.nbytes for ad in self._host.values()),

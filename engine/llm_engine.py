@@ -13,7 +13,7 @@ from engine.block_manager import BlockManager
 from engine.config import EngineConfig
 from engine.kv_cache import allocate_kv_cache, num_blocks_for
 from engine.loader import load_model
-from engine.lora_manager import lora_manager_for
+from engine.lora_manager import LoRAManager, lora_manager_for
 from engine.lora_request import LoRARequest
 from engine.model_runner import ModelRunner
 from engine.model_store import resolve_model
@@ -88,6 +88,23 @@ class LLMEngine:
         self._requests[request_id] = _Request(request_id, text, prompt_ids, seqs, {"arrival": time.time()})
         for seq in seqs:
             self.scheduler.add(seq)
+
+    def add_lora(self, lora_request: LoRARequest) -> None:
+        """Register (or, with a new path, replace) an adapter now, between steps; ``ValueError`` if unusable."""
+        self._require_lora().register(lora_request)
+
+    def remove_lora(self, name: str) -> None:
+        """Unregister an adapter; sequences already running on it finish on their slot."""
+        self._require_lora().pool.unregister(name)
+
+    def list_loras(self) -> list[str]:
+        """Names of the registered adapters."""
+        return self.lora.pool.registered if self.lora is not None else []
+
+    def _require_lora(self) -> LoRAManager:
+        if self.lora is None:
+            raise ValueError("LoRA is disabled: start the engine with enable_lora=True")
+        return self.lora
 
     def abort(self, request_id: str) -> None:
         """Stop a request now and free its blocks; unknown or finished ids are ignored."""

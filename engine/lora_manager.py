@@ -52,6 +52,8 @@ class LoRAManager:
         """Pin a slot for ``seq``'s adapter; False means wait (every slot is pinned)."""
         if seq.lora_request is None or seq.seq_id in self._slots:
             return True
+        if self.pool.registered_path(seq.lora_request.name) is None:  # removed while it waited
+            self.register(seq.lora_request)
         slot = self.pool.acquire(seq.lora_request.name)
         if slot is None:
             return False

@@ -51,6 +51,8 @@ def test_evicts_least_recently_used_idle_slot(folders: dict[str, Path]) -> None:
     pool.release(s2)
     pool.release(pool.acquire("ad1"))  # ad1 is now the most recently used
     assert pool.acquire("ad3") == s2 and pool.slot_of("ad1") == s1
+    memory = pool.memory()
+    assert (memory["slot_loads"], memory["slot_evictions"]) == (3, 1)
 
 
 def test_host_cache_is_lru_and_reloads_evicted(folders: dict[str, Path]) -> None:

@@ -102,3 +102,18 @@ def test_bad_adapter_is_a_value_error(tiny_llama_dir: Path, tmp_path: Path) -> N
               **LORA_CONFIG)
     with pytest.raises(ValueError, match="does not exist"):
         llm.generate("hi", SamplingParams(max_tokens=2), LoRARequest("ghost", 9, str(tmp_path / "ghost")))
+
+
+def test_add_remove_list_loras_between_steps(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    requests = adapters(tiny_llama_dir, tmp_path)
+    engine = LLMEngine(EngineConfig(model=str(tiny_llama_dir), dtype="float32", device="cpu", max_model_len=128,
+                                    kv_cache_memory=1 << 20, **LORA_CONFIG))
+    engine.add_lora(requests["ad1"])
+    engine.add_request("r", [1, 2, 3], SamplingParams(max_tokens=3, ignore_eos=True), requests["ad1"])
+    engine.step()
+    engine.remove_lora("ad1")  # the running sequence keeps its slot until it finishes
+    assert engine.list_loras() == []
+    while engine.has_unfinished_requests():
+        engine.step()
+    memory = engine.stats()["lora_memory"]
+    assert memory["pinned_slots"] == 0 and memory["slot_loads"] == 1 and memory["resident_adapters"] == 0
