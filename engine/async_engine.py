@@ -159,6 +159,7 @@ class AsyncLLMEngine:
             await self.call(self.engine.add_request, request_id, prompt, params, lora_request)
         except BaseException:
             self.forget(request_id)
+            self.abort_soon(request_id)  # cancelled while queued: the add may still run
             raise
         return RequestStream(self, request_id, stream)
 
@@ -252,12 +253,12 @@ class AsyncLLMEngine:
             log.exception("engine step failed; failing the requests in flight")
             self._abort_all(EngineError(f"engine step failed: {exc}"))
             return
+        self._refresh_stats()  # before delivery: a consumer that sees its last output sees its slot freed
         with self._lock:
             for output in outputs:
                 stream = self._streams.get(output.request_id)
                 if stream is not None:
                     stream.put(output)
-        self._refresh_stats()
 
     def _refresh_stats(self) -> None:
         try:
