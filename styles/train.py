@@ -36,13 +36,13 @@ TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 class TrainConfig:
     """Everything that determines an adapter besides the data."""
 
-    steps: int = 40
-    batch_size: int = 8
-    lr: float = 2e-3
-    warmup: int = 4
+    steps: int = 30
+    batch_size: int = 4
+    lr: float = 3e-3
+    warmup: int = 3
     rank: int = 8
-    upper_layers: int = 8  # LoRA on the last N decoder layers only
-    max_len: int = 96
+    upper_layers: int = 4  # LoRA on the last N decoder layers only
+    max_len: int = 72
     seed: int = SEED
 
 
@@ -72,8 +72,8 @@ def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name
     torch.manual_seed(config.seed)
     tokenizer, model = _load_lora_model(model_dir, config)
     train, held = style_split(style_id, config.seed)
-    examples = [e for p in train if (e := encode_pair(tokenizer, style.system_prompt, p, config.max_len))]
-    log.info("%s: %d training examples, %d held out", style_id, len(examples), len(held))
+    examples = _encode(tokenizer, style.system_prompt, train, config)
+    log.info("%s: %d training examples drawn, %d held out", style_id, len(examples), len(held))
     started = time.monotonic()
     losses = _fit(model, examples, config, tokenizer.pad_token_id or 0)
     seconds = time.monotonic() - started
@@ -102,6 +102,17 @@ def _load_lora_model(model_dir: Path, config: TrainConfig):
         layers_to_transform=list(range(n_layers - config.upper_layers, n_layers)), task_type="CAUSAL_LM",
     )
     return tokenizer, get_peft_model(base, lora)
+
+
+def _encode(tokenizer, system: str, pairs: list, config: TrainConfig) -> list[tuple[list[int], list[int]]]:
+    """Encode pairs (already shuffled) until one epoch of ``steps * batch_size`` examples is ready."""
+    wanted, examples = config.steps * config.batch_size, []
+    for pair in pairs:
+        if (encoded := encode_pair(tokenizer, system, pair, config.max_len)) is not None:
+            examples.append(encoded)
+        if len(examples) == wanted:
+            break
+    return examples
 
 
 def _batches(examples: list[tuple[list[int], list[int]]], config: TrainConfig, pad_id: int):
