@@ -131,9 +131,12 @@ def build_engine(model_dir: Path, **overrides: Any) -> Any:
 
 
 @contextmanager
-def live(app: Any) -> Iterator[LiveServer]:
-    """Run ``app`` under uvicorn on a free port in a background thread until the block ends."""
-    sock = free_socket()
+def live(app: Any, sock: socket.socket | None = None) -> Iterator[LiveServer]:
+    """Run ``app`` under uvicorn in a background thread until the block ends.
+
+    ``sock`` is a socket from :func:`free_socket` (pass one when the app must know its port first).
+    """
+    sock = sock or free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
