@@ -1,0 +1,51 @@
+"""A CPU speed-up applied after loading: linears whose float32 forward uses oneDNN-prepacked weights.
+
+For the small batches of decoding (a handful to a few dozen rows) a prepacked weight runs the
+matmul markedly faster than ``F.linear``'s path on the plain ``[out, in]`` layout; for one row or for
+long prefill chunks the plain path is as fast, so it is kept there. The module stays an
+``nn.Linear`` (same ``weight``/``bias``), so wrappers such as LoRA can still treat it as the base.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+PACKED_ROWS = range(2, 129)  # row counts that take the packed path
+
+
+class PackedLinear(nn.Linear):
+    """``nn.Linear`` plus a oneDNN-packed copy of its weight, used for ``PACKED_ROWS`` rows."""
+
+    packed: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is None or x.dim() != 2 or x.shape[0] not in PACKED_ROWS:
+            return super().forward(x)
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")  # [M, out]
+
+
+def can_pack(weight: torch.Tensor) -> bool:
+    """True when oneDNN packing applies: a CPU float32 weight and a torch built with mkldnn."""
+    return weight.device.type == "cpu" and weight.dtype == torch.float32 and torch.backends.mkldnn.is_available()
+
+
+def pack_linears(model: nn.Module, batch_hint: int = 16) -> int:
+    """Replace every plain ``nn.Linear`` of ``model`` by a ``PackedLinear`` sharing its parameters."""
+    count = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Linear and can_pack(child.weight):
+                setattr(parent, name, _packed_copy(child, batch_hint))
+                count += 1
+    return count
+
+
+def _packed_copy(linear: nn.Linear, batch_hint: int) -> PackedLinear:
+    with torch.device("meta"):
+        packed = PackedLinear(linear.in_features, linear.out_features, bias=linear.bias is not None)
+    packed.weight, packed.bias = linear.weight, linear.bias
+    if hasattr(linear, "output_sizes"):
+        packed.output_sizes = linear.output_sizes
+    packed.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), batch_hint)
+    return packed

@@ -1,0 +1,27 @@
+"""Prepacked CPU linears == nn.Linear for every row count, and keep the names LoRA relies on."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from engine.packed_linear import PackedLinear, pack_linears
+
+
+@pytest.mark.parametrize("rows", [1, 2, 16, 128, 300])
+@pytest.mark.parametrize("bias", [False, True])
+def test_packed_equals_plain_linear(rows: int, bias: bool) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(48, 80, bias=bias))
+    model[0].output_sizes = (40, 40)
+    x = torch.randn(rows, 48)
+    expected = model(x)
+    assert pack_linears(model) == 1
+    assert isinstance(model[0], PackedLinear) and model[0].output_sizes == (40, 40)
+    torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_only_cpu_float32_is_packed() -> None:
+    model = nn.Sequential(nn.Linear(8, 8).to(torch.bfloat16))
+    assert pack_linears(model) == 0 and type(model[0]) is nn.Linear
