@@ -1,7 +1,8 @@
 """Multi-LoRA ops: SGMV (prefill segments) and BGMV (decode rows) with one dispatch point.
 
 CUDA tensors go to the Triton kernels (``kernels.sgmv`` / ``kernels.bgmv``, imported on first use so
-CPU-only installs never import triton); CPU tensors take the segment loop of ``kernels.torch_path``.
+CPU-only installs never import triton); CPU tensors take ``kernels.torch_path`` (a slot grid for
+decode-heavy steps, else a segment loop).
 ``kernels.reference`` is the specification both must match.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from kernels.metadata import LoRAMetadata
-from kernels.torch_path import segment_lora
+from kernels.torch_path import grid_lora, segment_lora
 
 __all__ = ["LoRAMetadata", "add_lora"]
 
@@ -55,5 +56,7 @@ def add_lora(
         return
     if x.is_cuda:
         _add_lora_triton(y, x, lora_a, lora_b, meta, slice_offsets)
+    elif meta.grid is not None:
+        grid_lora(y, x, lora_a, lora_b, meta.grid, slice_offsets)
     else:
         segment_lora(y, x, lora_a, lora_b, meta.segments, slice_offsets)

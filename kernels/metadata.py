@@ -17,6 +17,44 @@ class Segment:
     scale: float
 
 
+@dataclass(frozen=True)
+class SlotGrid:
+    """Adapter tokens regrouped as a padded ``[num_slots, rows]`` grid over slots ``first_slot..``.
+
+    Lets the CPU path run one batched matmul over a contiguous range of slot weights (read in place).
+    ``index [num_slots * rows]``: token row of each cell (0 for padding); ``scale [num_slots, rows, 1]``
+    fp32: the token's scale, 0 for padding cells (so they add nothing).
+    """
+
+    first_slot: int
+    num_slots: int
+    rows: int
+    index: torch.Tensor
+    scale: torch.Tensor
+
+
+# a grid is used only while padding keeps it under this many cells per adapter token
+MAX_GRID_WASTE = 4
+
+
+def _slot_grid(token_slots: list[int], token_scales: list[float]) -> SlotGrid | None:
+    """The grid of this step, or ``None`` when it would be mostly padding (long prefill segments)."""
+    used = [t for t, s in enumerate(token_slots) if s >= 0]
+    if not used:
+        return None
+    first = min(token_slots[t] for t in used)
+    groups: list[list[int]] = [[] for _ in range(max(token_slots) + 1 - first)]
+    for t in used:
+        groups[token_slots[t] - first].append(t)
+    rows = max(len(g) for g in groups)
+    if len(groups) * rows > MAX_GRID_WASTE * len(used):
+        return None
+    index = [g[i] if i < len(g) else 0 for g in groups for i in range(rows)]
+    scale = [token_scales[g[i]] if i < len(g) else 0.0 for g in groups for i in range(rows)]
+    return SlotGrid(first, len(groups), rows, torch.tensor(index, dtype=torch.long),
+                    torch.tensor(scale, dtype=torch.float32).view(len(groups), rows, 1))
+
+
 def _segments(num_tokens: list[int], slots: list[int], scales: list[float]) -> list[Segment]:
     """Merge consecutive sequences with the same (slot, scale); drop runs without an adapter."""
     runs: list[Segment] = []
@@ -47,7 +85,7 @@ class LoRAMetadata:
 
     Token view (decode, BGMV): ``token_slots [T]`` (-1 = no adapter), ``token_scales [T]``.
     Segment view (prefill, SGMV): ``seg_starts / seg_lens / seg_slots [G]``, and ``segments`` on the
-    host for the CPU path. Allocate once with :meth:`allocate`, refill every step with :meth:`fill`.
+    host for the CPU path. Grid view (CPU, decode-heavy steps): ``grid``, see :class:`SlotGrid`. Allocate once with :meth:`allocate`, refill every step with :meth:`fill`.
     """
 
     token_slots_buf: torch.Tensor  # [max_tokens] int64
@@ -57,6 +95,7 @@ class LoRAMetadata:
     is_decode: bool = False
     max_seg_len: int = 0
     segments: list[Segment] = field(default_factory=list)
+    grid: SlotGrid | None = None
 
     @classmethod
     def allocate(cls, max_tokens: int, max_segments: int, device: torch.device | str = "cpu") -> LoRAMetadata:
@@ -89,12 +128,12 @@ class LoRAMetadata:
                 f"LoRA metadata overflow: {total} tokens / {len(num_tokens)} sequences exceed the "
                 f"preallocated {self.token_slots_buf.numel()} / {self.seg_buf.shape[1]}"
             )
-        counts = torch.tensor(num_tokens, dtype=torch.long)
-        self.token_slots_buf[:total].copy_(torch.repeat_interleave(torch.tensor(slots, dtype=torch.long), counts))
-        self.token_scales_buf[:total].copy_(
-            torch.repeat_interleave(torch.tensor(scales, dtype=torch.float32), counts)
-        )
+        token_slots = [s for n, s in zip(num_tokens, slots) for _ in range(n)]
+        token_scales = [c for n, c in zip(num_tokens, scales) for _ in range(n)]
+        self.token_slots_buf[:total].copy_(torch.tensor(token_slots, dtype=torch.long))
+        self.token_scales_buf[:total].copy_(torch.tensor(token_scales, dtype=torch.float32))
         self.segments = _segments(num_tokens, slots, scales)
+        self.grid = _slot_grid(token_slots, token_scales) if self.token_slots_buf.device.type == "cpu" else None
         self._fill_segments()
         self.num_tokens = total
         self.is_decode = all(n == 1 for n in num_tokens)

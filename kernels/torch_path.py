@@ -1,16 +1,39 @@
-"""The CPU LoRA path: a loop over adapter segments with no gather of per-row weights.
+"""The CPU LoRA paths: no gather (copy) of per-row adapter weights, few ops per layer.
 
-Each segment is a contiguous run of tokens sharing one slot and one scale (see
-:class:`kernels.metadata.LoRAMetadata`), so its rows of ``x`` and ``y`` are views: the shrink is one
-``mm`` against the slot's A (read in place), the expand one in-place ``addmm_`` per slice. Order the
-batch by adapter to get one segment per adapter in decode.
+* Grid (decode-heavy steps): tokens regrouped per slot into a padded ``[slots, rows]`` grid, then one
+  ``bmm`` against the contiguous slot range of A and one per slice against B, read in place, and an
+  ``index_add_`` back into ``y``: a handful of ops per layer whatever the number of adapters.
+* Segments (long prefill runs): per contiguous run of tokens sharing a slot, one ``mm`` for the shrink
+  and one in-place ``addmm_`` per slice.
 """
 
 from __future__ import annotations
 
 import torch
 
-from kernels.metadata import Segment
+from kernels.metadata import Segment, SlotGrid
+
+
+def grid_lora(
+    y: torch.Tensor,
+    x: torch.Tensor,
+    lora_a: torch.Tensor,
+    lora_b: torch.Tensor,
+    grid: SlotGrid,
+    slice_offsets: tuple[int, ...],
+) -> None:
+    """Same result as :func:`segment_lora`, batched over the grid's slot range.
+
+    x [T, H_in], lora_a [S, n_slices*R, H_in], lora_b [S, N, R], y [T, N] (updated in place).
+    """
+    rank = lora_b.shape[2]
+    slots = slice(grid.first_slot, grid.first_slot + grid.num_slots)
+    xs = x.index_select(0, grid.index).view(grid.num_slots, grid.rows, -1)  # [G, L, H_in]
+    shrunk = torch.bmm(xs, lora_a[slots].transpose(1, 2)).mul_(grid.scale)  # [G, L, n_slices*R]
+    for i, (lo, hi) in enumerate(zip(slice_offsets[:-1], slice_offsets[1:])):
+        part = shrunk[..., i * rank:(i + 1) * rank]  # [G, L, R]
+        delta = torch.bmm(part, lora_b[slots, lo:hi].transpose(1, 2))  # [G, L, hi - lo]
+        y[:, lo:hi].index_add_(0, grid.index, delta.view(-1, hi - lo))
 
 
 def segment_lora(
