@@ -1,11 +1,13 @@
-"""Server-sent events for streamed completions; a client that goes away aborts its request."""
+"""Streamed (server-sent events) and whole responses; a client that goes away aborts its request."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fastapi import Request
 from sse_starlette.sse import EventSourceResponse
 
 from app.errors import APIError
@@ -13,6 +15,7 @@ from app.generation import Generation
 from engine.async_engine import EngineError
 
 DONE = "[DONE]"
+DISCONNECT_POLL_S = 0.25  # how often a non-streamed request checks that its client is still there
 
 
 def _data(payload: dict[str, Any]) -> dict[str, str]:
@@ -51,12 +54,22 @@ def sse_response(generation: Generation, include_usage: bool) -> EventSourceResp
     return EventSourceResponse(_events(generation, include_usage), sep="\n")
 
 
-async def full_response(generation: Generation) -> dict[str, Any]:
-    """Run a generation to the end and return the non-streamed body (500 on an engine failure)."""
+async def full_response(generation: Generation, request: Request) -> dict[str, Any]:
+    """Run a generation to the end and return the non-streamed body (500 on an engine failure).
+
+    A client that hangs up before the end aborts the request, as a streaming one does.
+    """
+    task = asyncio.ensure_future(generation.final())
     try:
-        output = await generation.final()
+        while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_S))[0]:
+            if await request.is_disconnected():
+                task.cancel()
+                raise APIError(499, "the client closed the connection", code="client_closed")
+        output = task.result()
     except EngineError as exc:
         raise APIError(500, str(exc)) from None
+    finally:
+        generation.close()
     if output.error:
         raise APIError(500, f"generation failed: {output.error}")
     return generation.builder.full(output)

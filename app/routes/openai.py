@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 
 from app.catalog import ServedModel
@@ -17,25 +17,25 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(body: ChatCompletionRequest,
+async def chat_completions(body: ChatCompletionRequest, request: Request,
                            state: AppState = Depends(get_state)) -> dict[str, Any] | EventSourceResponse:
     """Chat completion, streamed as SSE chunks when ``stream`` is true."""
     model = resolve_model(state, body.model)
     generation = await start(state, body, model, chat_prompt(state, body, model), chat=True)
     if body.stream:
         return sse_response(generation, body.include_usage())
-    return await full_response(generation)
+    return await full_response(generation, request)
 
 
 @router.post("/completions", response_model=None)
-async def completions(body: CompletionRequest,
+async def completions(body: CompletionRequest, request: Request,
                       state: AppState = Depends(get_state)) -> dict[str, Any] | EventSourceResponse:
     """Text completion of a raw prompt, streamed as SSE chunks when ``stream`` is true."""
     model = resolve_model(state, body.model)
     generation = await start(state, body, model, body.prompt, chat=False)
     if body.stream:
         return sse_response(generation, body.include_usage())
-    return await full_response(generation)
+    return await full_response(generation, request)
 
 
 def model_card(model: ServedModel, base: ServedModel) -> dict[str, Any]:

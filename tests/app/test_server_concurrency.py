@@ -87,3 +87,14 @@ async def test_full_queue_answers_503_with_retry_after(serve) -> None:
 @pytest.fixture(autouse=True)
 def _idle_before(server) -> None:
     server.wait_idle()
+
+
+async def test_disconnect_before_a_whole_response_aborts_it(server, auth) -> None:
+    body = {"model": "a8", "prompt": "never ending", "max_tokens": 230, "ignore_eos": True}
+    async with httpx.AsyncClient(base_url=server.url, headers=auth, timeout=0.3) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post("/v1/completions", json=body)
+    stats = server.wait_idle(timeout=10)
+    assert (stats["num_running"], stats["kv_blocks_used"], stats["num_streams"]) == (0, 0, 0)
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'inkwell_requests_finished_total{finish_reason="abort",model="a8"} 1.0' in metrics
