@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-model": ("engine.fetch_cli", "download and convert the embedded model (idempotent)"),
     "generate": ("engine.generate_cli", "one-shot generation demo: stream a chat answer to stdout"),
     "bench": ("engine.bench", "engine vs transformers tokens/s: all at once and Poisson arrivals"),
+    "bench-lora": ("engine.bench_lora", "multi-LoRA tax vs the bare base, vs PEFT, 500 adapters, memory"),
     "train-style": ("styles.train", "train one style's LoRA adapter on the embedded base"),
     "eval-styles": ("styles.evaluate", "evaluate every style's adapter and write docs/STYLES.md"),
     "serve": ("app.serve_cli", "run the OpenAI-compatible server (and the UI when installed)"),
