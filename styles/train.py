@@ -36,7 +36,7 @@ TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 class TrainConfig:
     """Everything that determines an adapter besides the data."""
 
-    steps: int = 30
+    steps: int = 24
     batch_size: int = 4
     lr: float = 3e-3
     warmup: int = 3
@@ -82,12 +82,18 @@ def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name
     save_loss_curve(losses, folder / "loss.png", f"{style_id}: training loss")
     record = {"config": asdict(config), "train_examples": len(examples), "held_out": len(held),
               "seconds": round(seconds, 1), "first_loss": losses[0], "last_loss": sum(losses[-10:]) / 10,
-              "command": f"inkwell train-style {style_id}"}
+              "command": _command(style_id, config)}
     (adapter_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     set_fields(folder / MANIFEST_NAME, {"adapter": "adapter", "rank": config.rank,
                                         "base_model_sha256": sha256_of(model_dir / "model.safetensors")})
     log.info("%s: saved %s in %.0f s (loss %.3f -> %.3f)", style_id, adapter_dir, seconds, losses[0], losses[-1])
     return adapter_dir
+
+
+def _command(style_id: str, config: TrainConfig) -> str:
+    """The exact command line that reproduces this adapter."""
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in asdict(config).items())
+    return f"inkwell train-style {style_id} {flags}"
 
 
 def _load_lora_model(model_dir: Path, config: TrainConfig):
@@ -159,5 +165,5 @@ def _save_adapter(model, adapter_dir: Path, base_model: str) -> Path:
         if param.requires_grad:
             param.data = param.data.to(torch.bfloat16)
     model.peft_config["default"].base_model_name_or_path = base_model
-    model.save_pretrained(adapter_dir, safe_serialization=True)
+    model.save_pretrained(adapter_dir, safe_serialization=True, save_embedding_layers=False)
     return adapter_dir

@@ -21,7 +21,8 @@ _VERSE_NUMBER = re.compile(r"^\s*\d+\.\s*")
 
 def read_verses(module: Path) -> dict[int, str]:
     """verse id (BBCCCVVV) -> verse text from a pythonbible ``plain_text_bible.py`` (no code is run)."""
-    call = next(n for n in ast.walk(ast.parse(module.read_text(encoding="utf-8"))) if isinstance(n, ast.Call))
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Bible")
     text = call.args[1].value
     starts, ends = ast.literal_eval(call.args[2]), ast.literal_eval(call.args[3])
     verses = {}

@@ -1,0 +1,119 @@
+"""``inkwell eval-styles``: does each adapter sound like its style? Writes docs/STYLES.md and a PNG.
+
+Per style: held-out perplexity of the base and of the adapter (same system prompt); a TF-IDF classifier,
+trained on held-out style text only, labels the adapter's and the base's replies to the style's three
+examples plus 20 neutral prompts; fluency (distinct-2, longest repeated n-gram); sample outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from engine.model_store import DEFAULT_MODEL, resolve_model
+from styles.chat_format import encode_pair
+from styles.classifier import NEUTRAL, cross_validated_accuracy, train_classifier
+from styles.data import SEED, style_split
+from styles.data.chat import neutral_texts
+from styles.generation import BASE, generate, load_with_adapters
+from styles.metrics import distinct_n, longest_repeat, perplexity
+from styles.registry import STYLES_DIR, load_styles
+from styles.report import write_report
+
+log = logging.getLogger(__name__)
+
+NEUTRAL_PROMPTS = (
+    "Tell me about your day.", "Describe the city where you live.", "What should I cook for dinner tonight?",
+    "Explain how a bicycle works.", "Write a few sentences about winter.", "What makes a good friend?",
+    "Give me advice for a job interview.", "Describe a walk in the forest.", "Why do people keep pets?",
+    "What is the best way to learn something new?", "Tell me about the history of bread.",
+    "How should I spend a quiet Sunday?", "Describe the sound of rain.", "What do you think about money?",
+    "Write something about mountains.", "Explain why the seasons change.", "What is important in a home?",
+    "Say something about time.", "Describe an old library.", "What is courage?",
+)
+
+
+@dataclass(frozen=True)
+class StyleResult:
+    """Every figure of one style's evaluation."""
+
+    style_id: str
+    ppl_base: float
+    ppl_adapter: float
+    own_adapter: float  # share of adapter replies the classifier labels with this style
+    own_base: float  # the same for the base model's replies (control)
+    distinct2_adapter: float
+    distinct2_base: float
+    worst_repeat_adapter: int  # longest repeated word n-gram over the adapter's replies
+    samples: tuple[tuple[str, str, str], ...]  # (prompt, base reply, adapter reply)
+
+    @property
+    def ppl_ratio(self) -> float:
+        """Adapter perplexity / base perplexity (target <= 0.7)."""
+        return self.ppl_adapter / self.ppl_base
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``inkwell eval-styles``."""
+    parser.add_argument("--styles-dir", type=Path, default=STYLES_DIR)
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--styles", nargs="*", help="style ids (default: every style with an adapter)")
+    parser.add_argument("--ppl-pairs", type=int, default=16, help="held-out pairs per style for perplexity")
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=Path("docs/STYLES.md"))
+
+
+def run(args: argparse.Namespace) -> int:
+    """CLI entry: evaluate and write the report."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    registry = load_styles(args.styles_dir)
+    chosen = args.styles or sorted(s for s, style in registry.styles.items() if style.adapter_path)
+    styles = [registry.get(s) for s in chosen]
+    if missing := [s.id for s in styles if s.adapter_path is None]:
+        raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
+    results, cv = evaluate(styles, resolve_model(args.model), args.ppl_pairs, args.max_new_tokens)
+    command = "inkwell eval-styles " + " ".join(f"--{k} {v}" for k, v in
+                                                (("ppl-pairs", args.ppl_pairs), ("max-new-tokens", args.max_new_tokens)))
+    write_report(results, cv, args.out, command)
+    return 0
+
+
+def evaluate(styles: list, model_dir: Path, ppl_pairs: int, max_new_tokens: int) -> tuple[list[StyleResult], float]:
+    """Evaluate every style; returns the results and the classifier's cross-validated accuracy."""
+    torch.manual_seed(SEED)
+    held = {s.id: style_split(s.id)[1] for s in styles}
+    corpus = {sid: [p.response for p in pairs] for sid, pairs in held.items()}
+    corpus[NEUTRAL] = neutral_texts(100, SEED)
+    classifier, cv = train_classifier(corpus), cross_validated_accuracy(corpus)
+    log.info("style classifier: %d labels, %.1f %% cross-validated accuracy", len(corpus), 100 * cv)
+    tokenizer, model = load_with_adapters(model_dir, {s.id: s.adapter_path for s in styles})
+    results = []
+    for style in styles:
+        results.append(_evaluate_style(style, held[style.id][:ppl_pairs], tokenizer, model, classifier, max_new_tokens))
+        log.info("%s: ppl %.1f -> %.1f, own style %.0f %% (base %.0f %%)", style.id, results[-1].ppl_base,
+                 results[-1].ppl_adapter, 100 * results[-1].own_adapter, 100 * results[-1].own_base)
+    return results, cv
+
+
+def _evaluate_style(style, pairs, tokenizer, model, classifier, max_new_tokens: int) -> StyleResult:
+    examples = [e for p in pairs if (e := encode_pair(tokenizer, style.system_prompt, p, 128))]
+    model.set_adapter(style.id)
+    ppl_adapter = perplexity(model, examples)
+    with model.disable_adapter():
+        ppl_base = perplexity(model, examples)
+    requests = [*style.examples, *NEUTRAL_PROMPTS]
+    names = [style.id] * len(requests) + [BASE] * len(requests)
+    replies = generate(tokenizer, model, style.system_prompt, requests * 2, names, max_new_tokens)
+    adapter_out, base_out = replies[: len(requests)], replies[len(requests) :]
+    own = lambda texts: statistics.fmean(label == style.id for label in classifier.predict(texts))  # noqa: E731
+    return StyleResult(
+        style.id, ppl_base, ppl_adapter, own(adapter_out), own(base_out), distinct_n(adapter_out),
+        distinct_n(base_out), max(map(longest_repeat, adapter_out)),
+        tuple(zip(style.examples, base_out[:3], adapter_out[:3])),
+    )

@@ -1,0 +1,75 @@
+"""Render the style evaluation as docs/STYLES.md plus a bar chart PNG beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from styles.plots import save_eval_chart
+
+PPL_TARGET, OWN_TARGET = 0.7, 0.8  # adapter/base perplexity at most; own-style share at least
+DISTINCT2_MIN, REPEAT_MAX = 0.5, 8  # fluency: distinct-2 at least; longest repeated n-gram at most
+
+
+def write_report(results: Sequence, cv_accuracy: float, out: Path, command: str) -> None:
+    """Write the markdown report to ``out`` and its chart to ``out`` with a .png suffix."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    chart = out.with_suffix(".png")
+    save_eval_chart(results, chart, PPL_TARGET, OWN_TARGET)
+    lines = [*_header(command, cv_accuracy, chart.name), *_table(results), "", *_misses(results), "",
+             "## Samples (greedy, first tokens only)", ""]
+    for result in results:
+        lines += _samples(result)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _header(command: str, cv_accuracy: float, chart: str) -> list[str]:
+    return [
+        "# Styles: do the adapters sound like themselves?", "",
+        f"Written by `{command}` (transformers + PEFT on the embedded SmolLM2-135M, fp32, greedy with "
+        "repetition penalty 1.1, every reply prompted with the style's own system prompt).", "",
+        f"- **Perplexity**: held-out reply tokens, base vs adapter; target adapter <= {PPL_TARGET}x base.",
+        "- **Own style**: a TF-IDF (char 2-4-grams) + logistic-regression classifier trained on held-out "
+        "style text and plain chat replies ('neutral'), never on model output, labels the replies to the "
+        f"style's 3 examples + 20 neutral prompts; target >= {OWN_TARGET:.0%} for the adapter; the base with "
+        f"the same system prompt is the control. Its 5-fold accuracy on its own training text: {cv_accuracy:.1%}.",
+        f"- **Fluency**: distinct-2 over the replies (>= {DISTINCT2_MIN}) and the longest word n-gram "
+        f"repeated inside one reply (<= {REPEAT_MAX}).", "",
+        f"![perplexity ratio and own-style share per style]({chart})", "",
+    ]
+
+
+def _passes(r) -> tuple[bool, bool, bool]:
+    fluent = r.distinct2_adapter >= DISTINCT2_MIN and r.worst_repeat_adapter <= REPEAT_MAX
+    return r.ppl_ratio <= PPL_TARGET, r.own_adapter >= OWN_TARGET, fluent
+
+
+def _table(results: Sequence) -> list[str]:
+    rows = ["| style | ppl base | ppl adapter | ratio | own style adapter | own style base | distinct-2 adapter / base "
+            "| longest repeat | targets |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        marks = " ".join("✅" if ok else "❌" for ok in _passes(r))
+        rows.append(f"| {r.style_id} | {r.ppl_base:.1f} | {r.ppl_adapter:.1f} | {r.ppl_ratio:.2f} | "
+                    f"{r.own_adapter:.0%} | {r.own_base:.0%} | {r.distinct2_adapter:.2f} / {r.distinct2_base:.2f} | "
+                    f"{r.worst_repeat_adapter} | {marks} |")
+    rows.append("")
+    rows.append("Targets column: perplexity, own style, fluency.")
+    return rows
+
+
+def _misses(results: Sequence) -> list[str]:
+    names = ("perplexity", "own style", "fluency")
+    misses = [f"- **{r.style_id}** misses: {', '.join(n for n, ok in zip(names, _passes(r)) if not ok)}"
+              for r in results if not all(_passes(r))]
+    return ["## Targets missed", "", *(misses or ["- none"])]
+
+
+def _samples(result) -> list[str]:
+    lines = [f"### {result.style_id}", ""]
+    for prompt, base, adapted in result.samples:
+        lines += [f"**{prompt}**", "", f"- base: {_quote(base)}", f"- adapter: {_quote(adapted)}", ""]
+    return lines
+
+
+def _quote(text: str) -> str:
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip()).replace("|", "\\|") or "(empty)"
