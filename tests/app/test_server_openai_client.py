@@ -98,11 +98,12 @@ def test_n_seed_and_stop(client) -> None:
     assert [c.index for c in first.choices] == [0, 1]
     again = chat(client, "tiny", "seeded", **sampled)
     assert [c.message.content for c in again.choices] == [c.message.content for c in first.choices]
-    text = client.completions.create(model="tiny", prompt="abc", **GREEDY).choices[0].text
-    stop = text[3:5] if len(text) >= 5 else None
-    if stop:
-        cut = client.completions.create(model="tiny", prompt="abc", stop=[stop], **GREEDY).choices[0]
-        assert cut.text == text[: text.index(stop)] and cut.finish_reason == "stop"
+    extra = {"ignore_eos": True}
+    text = client.completions.create(model="tiny", prompt="abc", extra_body=extra, **GREEDY).choices[0].text
+    assert len(text) >= 5
+    stop = text[3:5]
+    cut = client.completions.create(model="tiny", prompt="abc", stop=[stop], extra_body=extra, **GREEDY).choices[0]
+    assert cut.text == text[: text.index(stop)] and cut.finish_reason == "stop"
 
 
 def test_logprobs(client) -> None:
