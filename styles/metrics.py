@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from styles.chat_format import IGNORE
+from styles.chat_format import IGNORE, pad_batch
 
 
 def words(text: str) -> list[str]:
@@ -37,13 +37,7 @@ def perplexity(model: torch.nn.Module, examples: Sequence[tuple[list[int], list[
     """exp(mean token NLL) over the labelled (reply) tokens of ``examples`` = [(input_ids, labels)]."""
     total_nll, total_tokens = 0.0, 0
     for start in range(0, len(examples), batch_size):
-        chunk = examples[start : start + batch_size]
-        width = max(len(ids) for ids, _ in chunk)
-        ids = torch.zeros((len(chunk), width), dtype=torch.long)
-        labels = torch.full((len(chunk), width), IGNORE)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, (x, y) in enumerate(chunk):
-            ids[row, : len(x)], labels[row, : len(y)], mask[row, : len(x)] = torch.tensor(x), torch.tensor(y), 1
+        ids, labels, mask = pad_batch(list(examples[start : start + batch_size]), pad_id=0)
         logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V)
         targets = labels[:, 1:]  # token t is predicted from position t-1
         nll = torch.nn.functional.cross_entropy(

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from engine.model_store import DEFAULT_MODEL, resolve_model
-from styles.chat_format import IGNORE, encode_pair
+from styles.chat_format import encode_pair, pad_batch
 from styles.corpora import sha256_of
 from styles.data import SEED, style_split
 from styles.manifest import MANIFEST_NAME, set_fields
@@ -128,13 +128,7 @@ def _batches(examples: list[tuple[list[int], list[int]]], config: TrainConfig, p
         if len(order) < config.batch_size:
             order += rng.sample(range(len(examples)), len(examples))
         chosen, order = [examples[i] for i in order[: config.batch_size]], order[config.batch_size :]
-        width = max(len(ids) for ids, _ in chosen)
-        ids = torch.full((len(chosen), width), pad_id)
-        labels = torch.full((len(chosen), width), IGNORE)
-        mask = torch.zeros((len(chosen), width), dtype=torch.long)
-        for row, (x, y) in enumerate(chosen):
-            ids[row, : len(x)], labels[row, : len(y)], mask[row, : len(x)] = torch.tensor(x), torch.tensor(y), 1
-        yield ids, labels, mask
+        yield pad_batch(chosen, pad_id)
 
 
 def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig, pad_id: int) -> list[float]:
