@@ -160,4 +160,5 @@ def _save_adapter(model, adapter_dir: Path, base_model: str) -> Path:
             param.data = param.data.to(torch.bfloat16)
     model.peft_config["default"].base_model_name_or_path = base_model
     model.save_pretrained(adapter_dir, safe_serialization=True, save_embedding_layers=False)
+    (adapter_dir / "README.md").unlink(missing_ok=True)  # PEFT's empty model-card template
     return adapter_dir
