@@ -73,8 +73,11 @@ def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, p
     if body.n > state.settings.max_n:
         raise bad_request(f"n must be <= {state.settings.max_n}, got {body.n}", "n")
     values: dict[str, Any] = {k: v for k, v in model.defaults.items() if k in _PARAM_FIELDS}
-    values.update(body.sampling_overrides())
-    values.setdefault("max_tokens", max(1, state.max_model_len - prompt_len))
+    client = body.sampling_overrides()
+    if "max_tokens" not in client:  # a default never overflows the context; a client's value may (400)
+        room = max(1, state.max_model_len - prompt_len)
+        values["max_tokens"] = min(values.get("max_tokens", room), room)
+    values.update(client)
     if logprobs is not None:
         values["logprobs"] = logprobs
     try:
@@ -84,14 +87,8 @@ def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, p
 
 
 def encode_prompt(state: AppState, prompt: str | list[int]) -> list[int]:
-    """Token ids of the prompt; ids are checked against the vocabulary."""
-    if isinstance(prompt, str):
-        return state.tokenizer.encode(prompt)
-    vocab = state.tokenizer.vocab_size
-    bad = [t for t in prompt if not 0 <= t < vocab]
-    if bad:
-        raise bad_request(f"prompt token ids must be in [0, {vocab}), got {bad[:5]}", "prompt")
-    return list(prompt)
+    """Token ids of the prompt (the engine checks given ids against its vocabulary)."""
+    return state.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
 
 
 async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: ServedModel,

@@ -125,3 +125,8 @@ def test_adapter_name_taken_and_unknown_unload(server, admin, adapter_root: Path
 
 def test_unknown_route_is_openai_shaped_404(server) -> None:
     assert_error(httpx.get(f"{server.url}/v2/nothing"), 404)
+
+
+def test_prompt_token_ids_outside_the_vocabulary_are_400(server, auth) -> None:
+    assert_error(post(server, "/v1/completions", {"model": "tiny", "prompt": [1, 99999]}, auth), 400,
+                 "99999", "vocabulary", param="prompt")

@@ -141,3 +141,14 @@ def test_metrics_and_health(server, client) -> None:
         assert name in text
     health = httpx.get(f"{server.url}/health").json()
     assert health["status"] == "ok" and health["model"] == "tiny"
+
+
+def test_default_max_tokens_fill_the_context(client) -> None:
+    prompt = list(range(3, 3 + 250))  # 250 of the tiny model's 256 positions
+    resp = client.completions.create(model="tiny", prompt=prompt, temperature=0.0, extra_body={"ignore_eos": True})
+    assert resp.usage.completion_tokens == 6 and resp.choices[0].finish_reason == "length"
+    short = chat(client, "verse", "Hi").usage.prompt_tokens
+    long = "H" * (2 + 252 - short)  # one token per byte: the prompt becomes 252 tokens
+    styled = chat(client, "verse", long, extra_body={"ignore_eos": True})
+    assert styled.usage.prompt_tokens == 252
+    assert styled.usage.completion_tokens == 4  # the style's max_tokens (7) clamped to the room left
