@@ -51,7 +51,7 @@ class StyleCard:
 
 
 def _sample(examples: Any) -> str:
-    """A short sample text out of a style's examples (strings or prompt/output mappings)."""
+    """A short sample out of a style's examples: an example output when given, else an example prompt."""
     for example in examples or []:
         text = example
         if isinstance(example, dict):
@@ -103,6 +103,6 @@ class Catalog:
     def card_html(self, style_id: str) -> str:
         """A gallery card as HTML (escaped)."""
         card = self.cards[style_id]
-        sample = f'<p class="ink-sample">“{html.escape(card.sample)}”</p>' if card.sample else ""
+        sample = f'<p class="ink-sample">Try: “{html.escape(card.sample)}”</p>' if card.sample else ""
         return (f'<div class="ink-card" data-style="{html.escape(card.id)}">'
                 f"<h3>{html.escape(card.name)}</h3><p>{html.escape(card.description)}</p>{sample}</div>")

@@ -12,7 +12,7 @@ from contextlib import aclosing
 
 from app.client import EngineError
 from app.ui.catalog import Controls
-from app.ui.generation import Job, stream_generation
+from app.ui.generation import Job, stream_generation, throttled
 from app.ui.services import Services
 from app.ui.store import Viewer
 from app.ui.writer import check_request, session_title, warn
@@ -32,7 +32,7 @@ def check_styles(styles: list[str] | None) -> list[str]:
 async def _pump(services: Services, job: Job, slot: int, queue: asyncio.Queue) -> None:
     """Stream one style into the shared queue as (slot, text); end with (slot, None)."""
     try:
-        async with aclosing(stream_generation(services, job)) as texts:
+        async with aclosing(throttled(stream_generation(services, job))) as texts:
             async for text in texts:
                 await queue.put((slot, text))
     except EngineError as exc:
@@ -70,11 +70,14 @@ async def compare(services: Services, viewer: Viewer | None, prompt: str, styles
     running = len(tasks)
     try:
         while running:
-            slot, text = await queue.get()
-            if text is None:
-                running -= 1
-                continue
-            texts[slot] = text
+            updates = [await queue.get()]
+            while not queue.empty():  # coalesce whatever else arrived meanwhile
+                updates.append(queue.get_nowait())
+            for slot, text in updates:
+                if text is None:
+                    running -= 1
+                else:
+                    texts[slot] = text
             yield _panes(texts, "Writing…")
     finally:
         for task in tasks:

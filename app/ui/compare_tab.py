@@ -11,6 +11,7 @@ from app.ui.catalog import Catalog
 from app.ui.compare import MAX_COMPARE, compare
 from app.ui.controls_panel import ControlsPanel
 from app.ui.services import Services
+from app.ui.write_tab import wire_stop
 
 
 def pane_updates(catalog: Catalog, styles: list[str] | None) -> list[Any]:
@@ -37,5 +38,5 @@ def build_compare_tab(services: Services, viewer: gr.State, panel: ControlsPanel
     status = gr.Markdown(elem_id="compare-status")
     event = run.click(partial(compare, services), [viewer, prompt, styles, *panel.sliders()], [*panes, status],
                       show_progress="hidden", api_name="compare_styles")
-    stop.click(lambda: "Stopped.", outputs=status, cancels=[event])
+    wire_stop(stop, [event], status)
     styles.change(lambda s: pane_updates(catalog, s), styles, panes)

@@ -18,6 +18,7 @@ from app.ui.catalog import Catalog, Controls
 from app.ui.draft import Draft
 from app.ui.services import Services
 from app.ui.store import Viewer
+from app.ui.write_tab import wire_stop
 from app.ui.writer import run_take, warn
 
 EmbedOut = tuple[Viewer | None, Draft, str, str]
@@ -55,5 +56,5 @@ def build_embed(services: Services, viewer: gr.State, draft: gr.State, style: gr
         status = gr.Markdown(elem_id="embed-status")
     event = generate.click(partial(embed_take, services), [viewer, draft, prompt, style], [viewer, draft, output, status],
                            show_progress="hidden", api_name="embed_text")
-    stop.click(lambda: "Stopped.", outputs=status, cancels=[event])
+    wire_stop(stop, [event], status)
     return column, title

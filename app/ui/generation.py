@@ -23,6 +23,7 @@ from app.ui.store import GenerationRecord
 
 log = logging.getLogger(__name__)
 
+FRAME_S = 0.05  # at most 20 screen updates a second per stream
 # vLLM-compatible extras that make the engine extend the last assistant message in place.
 CONTINUE_EXTRA = {"continue_final_message": True, "add_generation_prompt": False}
 
@@ -96,6 +97,22 @@ async def stream_generation(services: Services, job: Job) -> AsyncIterator[str]:
         raise
     finally:
         _finish(services, message_id, meter.record(status))
+
+
+async def throttled(texts: AsyncIterator[str], interval: float = FRAME_S) -> AsyncIterator[str]:
+    """Pass the latest text on at most once per ``interval`` seconds, and always the last one.
+
+    A fast engine makes hundreds of deltas a second; re-rendering the page for each one would make
+    the browser (and its Stop button) lag behind the stream."""
+    pending, sent_at = None, -interval
+    async with aclosing(texts) as source:
+        async for text in source:
+            pending = text
+            if time.monotonic() - sent_at >= interval:
+                yield text
+                pending, sent_at = None, time.monotonic()
+    if pending is not None:
+        yield pending
 
 
 def _finish(services: Services, message_id: int, record: GenerationRecord) -> None:

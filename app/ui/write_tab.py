@@ -25,6 +25,12 @@ class WriteTab:
     status: gr.Markdown
 
 
+def wire_stop(button: gr.Button, events: list, status: gr.Markdown) -> None:
+    """Stop cancels the streaming events (Gradio closes their generators, so the SSE connection
+    closes and the server aborts); "Stopped." is shown only after the cancel, so no late frame hides it."""
+    button.click(None, cancels=events).then(lambda: STOPPED, outputs=status)
+
+
 def _buttons() -> dict[str, gr.Button]:
     with gr.Row():
         return {
@@ -56,7 +62,7 @@ def build_write_tab(services: Services, viewer: gr.State, draft: gr.State, panel
     events = [buttons[mode].click(partial(run_take, services, mode), inputs, outputs, show_progress="hidden",
                                   api_name=f"{mode}_text")
               for mode in ("generate", "regenerate", "continue")]
-    buttons["stop"].click(lambda: STOPPED, outputs=status, cancels=events)
+    wire_stop(buttons["stop"], events, status)
     previous.click(lambda d: browse(d, -1), draft, [output, draft, alt_label])
     following.click(lambda d: browse(d, +1), draft, [output, draft, alt_label])
     buttons["new"].click(new_piece, outputs=[prompt, output, draft, alt_label, status], cancels=events)

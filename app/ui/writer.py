@@ -13,7 +13,7 @@ from contextlib import aclosing
 from app.client import EngineError
 from app.ui.catalog import Controls
 from app.ui.draft import Draft
-from app.ui.generation import Job, stream_generation
+from app.ui.generation import Job, stream_generation, throttled
 from app.ui.services import Services
 from app.ui.store import Viewer
 
@@ -55,7 +55,7 @@ async def _stream_take(services: Services, draft: Draft, job: Job) -> AsyncItera
     """Stream one job into the draft's current alternative."""
     yield draft.current(), draft, draft.label(), WRITING
     try:
-        async with aclosing(stream_generation(services, job)) as texts:
+        async with aclosing(throttled(stream_generation(services, job))) as texts:
             async for text in texts:
                 draft.set_current(text)
                 yield text, draft, draft.label(), WRITING
