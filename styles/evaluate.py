@@ -8,6 +8,8 @@ examples plus 20 neutral prompts; fluency (distinct-2, longest repeated n-gram);
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import os
 import statistics
@@ -19,6 +21,7 @@ import torch
 from engine.model_store import DEFAULT_MODEL, resolve_model
 from styles.chat_format import encode_pair
 from styles.classifier import NEUTRAL, cross_validated_accuracy, train_classifier
+from styles.corpora import sha256_of
 from styles.data import SEED, style_split
 from styles.data.chat import neutral_texts
 from styles.generation import BASE, generate, load_with_adapters
@@ -27,6 +30,8 @@ from styles.registry import STYLES_DIR, load_styles
 from styles.report import write_report
 
 log = logging.getLogger(__name__)
+
+EVAL_CACHE = "evaluation.json"  # per style, beside style.toml
 
 NEUTRAL_PROMPTS = (
     "Tell me about your day.", "Describe the city where you live.", "What should I cook for dinner tonight?",
@@ -77,28 +82,60 @@ def run(args: argparse.Namespace) -> int:
     styles = [registry.get(s) for s in chosen]
     if missing := [s.id for s in styles if s.adapter_path is None]:
         raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
-    results, cv = evaluate(styles, resolve_model(args.model), args.ppl_pairs, args.max_new_tokens)
+    model_dir = resolve_model(args.model)
+    results, cv = evaluate(styles, model_dir, args.ppl_pairs, args.max_new_tokens, sorted(registry.styles))
     command = "inkwell eval-styles " + " ".join(f"--{k} {v}" for k, v in
                                                 (("ppl-pairs", args.ppl_pairs), ("max-new-tokens", args.max_new_tokens)))
     write_report(results, cv, args.out, command)
     return 0
 
 
-def evaluate(styles: list, model_dir: Path, ppl_pairs: int, max_new_tokens: int) -> tuple[list[StyleResult], float]:
-    """Evaluate every style; returns the results and the classifier's cross-validated accuracy."""
+def evaluate(
+    styles: list, model_dir: Path, ppl_pairs: int, max_new_tokens: int, labels: list[str] | None = None
+) -> tuple[list[StyleResult], float]:
+    """Evaluate ``styles``; returns the results and the classifier's cross-validated accuracy.
+
+    The classifier knows the style ids in ``labels`` (default: the evaluated ones) plus 'neutral'.
+
+    Each style's figures are cached in ``styles/<id>/evaluation.json`` under a key made of its adapter's
+    sha256, the settings and the classifier's labels, so a re-run only evaluates what changed.
+    """
     torch.manual_seed(SEED)
-    held = {s.id: style_split(s.id)[1] for s in styles}
+    held = {sid: style_split(sid)[1] for sid in sorted({*(labels or []), *(s.id for s in styles)})}
     corpus = {sid: [p.response for p in pairs] for sid, pairs in held.items()}
     corpus[NEUTRAL] = neutral_texts(100, SEED)
     classifier, cv = train_classifier(corpus), cross_validated_accuracy(corpus)
     log.info("style classifier: %d labels, %.1f %% cross-validated accuracy", len(corpus), 100 * cv)
-    tokenizer, model = load_with_adapters(model_dir, {s.id: s.adapter_path for s in styles})
-    results = []
-    for style in styles:
-        results.append(_evaluate_style(style, held[style.id][:ppl_pairs], tokenizer, model, classifier, max_new_tokens))
-        log.info("%s: ppl %.1f -> %.1f, own style %.0f %% (base %.0f %%)", style.id, results[-1].ppl_base,
-                 results[-1].ppl_adapter, 100 * results[-1].own_adapter, 100 * results[-1].own_base)
-    return results, cv
+    keys = {s.id: _cache_key(s, sorted(corpus), ppl_pairs, max_new_tokens) for s in styles}
+    results = {s.id: r for s in styles if (r := _cached(s, keys[s.id])) is not None}
+    todo = [s for s in styles if s.id not in results]
+    if todo:
+        tokenizer, model = load_with_adapters(model_dir, {s.id: s.adapter_path for s in todo})
+    for style in todo:
+        result = _evaluate_style(style, held[style.id][:ppl_pairs], tokenizer, model, classifier, max_new_tokens)
+        _store(style, keys[style.id], result)
+        results[style.id] = result
+        log.info("%s: ppl %.1f -> %.1f, own style %.0f %% (base %.0f %%)", style.id, result.ppl_base,
+                 result.ppl_adapter, 100 * result.own_adapter, 100 * result.own_base)
+    return [results[s.id] for s in styles], cv
+
+
+def _cache_key(style, labels: list[str], ppl_pairs: int, max_new_tokens: int) -> str:
+    adapter = sha256_of(style.adapter_path / "adapter_model.safetensors")
+    return f"{adapter} {style.system_prompt!r} {','.join(labels)} ppl={ppl_pairs} new={max_new_tokens}"
+
+
+def _cached(style, key: str) -> StyleResult | None:
+    path = style.adapter_path.parent / EVAL_CACHE
+    if not path.is_file() or (data := json.loads(path.read_text()))["key"] != key:
+        return None
+    fields = data["result"]
+    return StyleResult(**{**fields, "samples": tuple(tuple(s) for s in fields["samples"])})
+
+
+def _store(style, key: str, result: StyleResult) -> None:
+    payload = {"key": key, "result": dataclasses.asdict(result)}
+    (style.adapter_path.parent / EVAL_CACHE).write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
 
 
 def _evaluate_style(style, pairs, tokenizer, model, classifier, max_new_tokens: int) -> StyleResult:

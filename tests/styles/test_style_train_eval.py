@@ -56,6 +56,9 @@ def test_evaluation_reports_every_figure(trained: tuple[Path, Path], monkeypatch
     (result,) = results
     assert result.ppl_adapter < result.ppl_base  # trained on this very pattern
     assert 0.0 <= result.own_adapter <= 1.0 and 0.0 <= cv <= 1.0 and len(result.samples) == 3
+    assert (styles_dir / "pirate" / "evaluation.json").is_file()
+    monkeypatch.setattr("styles.evaluate._evaluate_style", lambda *a: pytest.fail("cached result not reused"))
+    assert evaluate([load_styles(styles_dir).get("pirate")], model_dir, 4, 4)[0] == results
     out = styles_dir / "STYLES.md"
     write_report(results, cv, out, "inkwell eval-styles")
     text = out.read_text()
