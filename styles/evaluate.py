@@ -86,8 +86,15 @@ def run(args: argparse.Namespace) -> int:
     results, cv = evaluate(styles, model_dir, args.ppl_pairs, args.max_new_tokens, sorted(registry.styles))
     command = "inkwell eval-styles " + " ".join(f"--{k} {v}" for k, v in
                                                 (("ppl-pairs", args.ppl_pairs), ("max-new-tokens", args.max_new_tokens)))
-    write_report(results, cv, args.out, command)
+    write_report(results, cv, args.out, command, [training_row(s) for s in styles])
     return 0
+
+
+def training_row(style) -> tuple[str, str, float, int]:
+    """(style id, reproducing command, training seconds, adapter bytes) from the adapter's training.json."""
+    record = json.loads((style.adapter_path / "training.json").read_text())
+    size = (style.adapter_path / "adapter_model.safetensors").stat().st_size
+    return style.id, record["command"], record["seconds"], size
 
 
 def evaluate(

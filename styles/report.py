@@ -11,13 +11,18 @@ PPL_TARGET, OWN_TARGET = 0.7, 0.8  # adapter/base perplexity at most; own-style 
 DISTINCT2_MIN, REPEAT_MAX = 0.5, 8  # fluency: distinct-2 at least; longest repeated n-gram at most
 
 
-def write_report(results: Sequence, cv_accuracy: float, out: Path, command: str) -> None:
-    """Write the markdown report to ``out`` and its chart to ``out`` with a .png suffix."""
+def write_report(
+    results: Sequence, cv_accuracy: float, out: Path, command: str, training: Sequence[tuple] = ()
+) -> None:
+    """Write the markdown report to ``out`` and its chart to ``out`` with a .png suffix.
+
+    ``training`` rows are (style id, reproducing command, training seconds, adapter bytes).
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     chart = out.with_suffix(".png")
     save_eval_chart(results, chart, PPL_TARGET, OWN_TARGET)
     lines = [*_header(command, cv_accuracy, chart.name), *_table(results), "", *_misses(results), "",
-             "## Samples (greedy, first tokens only)", ""]
+             *_training(training), "## Samples (greedy, first tokens only)", ""]
     for result in results:
         lines += _samples(result)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -62,6 +67,15 @@ def _misses(results: Sequence) -> list[str]:
     misses = [f"- **{r.style_id}** misses: {', '.join(n for n, ok in zip(names, _passes(r)) if not ok)}"
               for r in results if not all(_passes(r))]
     return ["## Targets missed", "", *(misses or ["- none"])]
+
+
+def _training(rows: Sequence[tuple]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["## Reproduce the adapters", "", "| style | command | train s | adapter |", "|---|---|---|---|"]
+    lines += [f"| {sid} | `{cmd}` | {sec:.0f} | {size / 1e6:.2f} MB |" for sid, cmd, sec, size in rows]
+    total = sum(size for *_, size in rows) / 1e6
+    return [*lines, "", f"All adapters together: {total:.1f} MB (bf16 safetensors).", ""]
 
 
 def _samples(result) -> list[str]:

@@ -12,7 +12,7 @@ from safetensors import safe_open
 
 from styles.corpora import sha256_of
 from styles.data.pairs import Pair
-from styles.evaluate import evaluate
+from styles.evaluate import training_row, evaluate
 from styles.registry import STYLES_DIR, load_styles
 from styles.report import write_report
 from styles.train import TrainConfig, train_style
@@ -60,6 +60,7 @@ def test_evaluation_reports_every_figure(trained: tuple[Path, Path], monkeypatch
     monkeypatch.setattr("styles.evaluate._evaluate_style", lambda *a: pytest.fail("cached result not reused"))
     assert evaluate([load_styles(styles_dir).get("pirate")], model_dir, 4, 4)[0] == results
     out = styles_dir / "STYLES.md"
-    write_report(results, cv, out, "inkwell eval-styles")
+    write_report(results, cv, out, "inkwell eval-styles", [training_row(load_styles(styles_dir).get("pirate"))])
     text = out.read_text()
     assert "| pirate |" in text and "### pirate" in text and out.with_suffix(".png").is_file()
+    assert "| pirate | `inkwell train-style pirate --steps 6" in text
