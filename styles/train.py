@@ -76,17 +76,16 @@ def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name
     log.info("%s: %d training examples drawn, %d held out", style_id, len(examples), len(held))
     started = time.monotonic()
     losses = _fit(model, examples, config, tokenizer.pad_token_id or 0)
-    seconds = time.monotonic() - started
+    record = {"config": asdict(config), "train_examples": len(examples), "held_out": len(held),
+              "seconds": round(time.monotonic() - started, 1), "first_loss": losses[0],
+              "last_loss": sum(losses[-10:]) / len(losses[-10:]), "command": _command(style_id, config)}
     folder = styles_dir / style_id
     adapter_dir = _save_adapter(model, folder / "adapter", style.base_model)
-    save_loss_curve(losses, folder / "loss.png", f"{style_id}: training loss")
-    record = {"config": asdict(config), "train_examples": len(examples), "held_out": len(held),
-              "seconds": round(seconds, 1), "first_loss": losses[0], "last_loss": sum(losses[-10:]) / 10,
-              "command": _command(style_id, config)}
     (adapter_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    save_loss_curve(losses, folder / "loss.png", f"{style_id}: training loss")
     set_fields(folder / MANIFEST_NAME, {"adapter": "adapter", "rank": config.rank,
                                         "base_model_sha256": sha256_of(model_dir / "model.safetensors")})
-    log.info("%s: saved %s in %.0f s (loss %.3f -> %.3f)", style_id, adapter_dir, seconds, losses[0], losses[-1])
+    log.info("%s: saved %s after %.0f s of training", style_id, adapter_dir, record["seconds"])
     return adapter_dir
 
 
