@@ -83,8 +83,10 @@ def sgmv_shrink(
     seg_lens: torch.Tensor,
     seg_slots: torch.Tensor,
     token_scales: torch.Tensor,
+    max_seg_len: int | None = None,
 ) -> None:
-    """Segments of consecutive tokens sharing one adapter (prefill)::
+    """Segments of consecutive tokens sharing one adapter (prefill); ``max_seg_len`` is a grid-sizing
+    hint for the kernels, unused here::
 
         x [T, H_in], lora_a [S, RS, H_in], out [T, RS] fp32,
         seg_starts / seg_lens / seg_slots [G] int, token_scales [T] fp32
@@ -104,6 +106,7 @@ def sgmv_expand(
     seg_lens: torch.Tensor,
     seg_slots: torch.Tensor,
     slice_offsets: tuple[int, ...],
+    max_seg_len: int | None = None,
 ) -> None:
     """Segments of consecutive tokens sharing one adapter (prefill), every slice at once::
 

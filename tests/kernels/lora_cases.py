@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import torch
 
@@ -65,6 +66,24 @@ def make_problem(*, dtype: torch.dtype, rank: int, num_adapters: int, shape: str
         b=rand(num_adapters, offsets[-1], rank) * 0.3, y=rand(total, offsets[-1]), offsets=offsets,
         meta=LoRAMetadata.build(lengths, slots, scales),
     )
+
+
+def run_ops(p: Problem, decode: bool, bgmv: ModuleType, sgmv: ModuleType) -> torch.Tensor:
+    """y after shrink + expand by the ``bgmv`` (decode rows) or ``sgmv`` (segments) ops of a module.
+
+    Pass ``kernels.reference`` for both to run the specification, the Triton modules to test them.
+    """
+    y = p.y.clone()
+    buf = torch.zeros(p.x.shape[0], p.a.shape[1])
+    m = p.meta
+    if decode:
+        bgmv.bgmv_shrink(p.x, p.a, buf, m.token_slots, m.token_scales)
+        bgmv.bgmv_expand(buf, p.b, y, m.token_slots, p.offsets)
+    else:
+        segs = (m.seg_starts, m.seg_lens, m.seg_slots)
+        sgmv.sgmv_shrink(p.x, p.a, buf, *segs, m.token_scales, max_seg_len=m.max_seg_len)
+        sgmv.sgmv_expand(buf, p.b, y, *segs, p.offsets, max_seg_len=m.max_seg_len)
+    return y
 
 
 def naive_delta(p: Problem) -> torch.Tensor:

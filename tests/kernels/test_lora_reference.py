@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lora_cases import BATCH_SHAPES, Problem, make_problem, naive_delta, tolerance
+from lora_cases import BATCH_SHAPES, Problem, make_problem, naive_delta, run_ops, tolerance
 
 from kernels import reference as ref
 from kernels.metadata import LoRAMetadata, Segment
@@ -12,17 +12,7 @@ from kernels.metadata import LoRAMetadata, Segment
 
 def run_reference(p: Problem, decode: bool) -> torch.Tensor:
     """y after the reference shrink + expand (BGMV rows when ``decode``, else SGMV segments)."""
-    y = p.y.clone()
-    buf = torch.zeros(p.x.shape[0], p.a.shape[1])
-    m = p.meta
-    if decode:
-        ref.bgmv_shrink(p.x, p.a, buf, m.token_slots, m.token_scales)
-        ref.bgmv_expand(buf, p.b, y, m.token_slots, p.offsets)
-    else:
-        segs = (m.seg_starts, m.seg_lens, m.seg_slots)
-        ref.sgmv_shrink(p.x, p.a, buf, *segs, m.token_scales)
-        ref.sgmv_expand(buf, p.b, y, *segs, p.offsets)
-    return y
+    return run_ops(p, decode, ref, ref)
 
 
 @pytest.mark.parametrize("shape", BATCH_SHAPES)

@@ -10,7 +10,7 @@ import os
 
 import pytest
 import torch
-from lora_cases import BATCH_SHAPES, Problem, make_problem, tolerance
+from lora_cases import BATCH_SHAPES, Problem, make_problem, run_ops, tolerance
 from test_lora_reference import run_reference
 
 if os.environ.get("TRITON_INTERPRET") != "1":
@@ -26,17 +26,7 @@ CASES = [(d, r, [1, 3, 8][i % 3], BATCH_SHAPES[(i + j) % 5])
 
 
 def run_triton(p: Problem, decode: bool) -> torch.Tensor:
-    y = p.y.clone()
-    buf = torch.zeros(p.x.shape[0], p.a.shape[1])
-    m = p.meta
-    if decode:
-        bgmv.bgmv_shrink(p.x, p.a, buf, m.token_slots, m.token_scales)
-        bgmv.bgmv_expand(buf, p.b, y, m.token_slots, p.offsets)
-    else:
-        segs = (m.seg_starts, m.seg_lens, m.seg_slots)
-        sgmv.sgmv_shrink(p.x, p.a, buf, *segs, m.token_scales, max_seg_len=m.max_seg_len)
-        sgmv.sgmv_expand(buf, p.b, y, *segs, p.offsets, max_seg_len=m.max_seg_len)
-    return y
+    return run_ops(p, decode, bgmv, sgmv)
 
 
 @pytest.mark.parametrize("dtype, rank, adapters, shape", CASES)
