@@ -84,7 +84,7 @@ def run_engine(engine: LLMEngine, prompts: list[list[int]], loras: list[LoRARequ
     pending, steps = list(between_steps or []), []
     start = time.perf_counter()
     while engine.has_unfinished_requests():
-        if pending and len(steps) == 8:
+        if pending and len(steps) == 2:  # after the prefill and the first decode step
             pending.pop(0)()
         t0 = time.perf_counter()
         engine.step()
@@ -132,25 +132,22 @@ def bench_dtype(args: argparse.Namespace, model_dir: Path, dtype: str, folders: 
                    max_cpu_loras=64)
     run_engine(lora, prompts[:2], mixed[:2], 4)
     lora_tps, steps = run_engine(lora, prompts, mixed, args.max_tokens)
-    late = LoRARequest("late", 999, str(folders[0]))
-    _, stall_steps = run_engine(lora, prompts, mixed, args.max_tokens // 2, [lambda: _timed_add(lora, late)])
+    added: list[float] = []
+
+    def add_late() -> None:
+        start = time.perf_counter()
+        lora.add_lora(LoRARequest("late", 999, str(folders[0])))
+        added.append(time.perf_counter() - start)
+
+    _, stall_steps = run_engine(lora, prompts, mixed, args.max_tokens, [add_late])
     print(f"{dtype}: bare base {base_tps:.1f} tok/s | {args.adapters} adapters mixed {lora_tps:.1f} tok/s "
           f"| multi-LoRA tax {100 * (1 - lora_tps / base_tps):.1f} %")
     print(f"{dtype}: median step {1000 * sorted(steps)[len(steps) // 2]:.1f} ms; adapter registered mid-stream "
-          f"in {1000 * _timed_add.seconds:.1f} ms, longest step after it {1000 * max(stall_steps[8:]):.1f} ms")
+          f"in {1000 * added[0]:.1f} ms, longest step after it {1000 * max(stall_steps[2:]):.1f} ms")
     if not args.skip_peft:
         names = [r.name if r else "__base__" for r in mixed]
         peft_tps = peft_tokens_per_s(model_dir, dtype, folders, prompts, names, args.max_tokens)
         print(f"{dtype}: PEFT mixed-batch generate {peft_tps:.1f} tok/s | Inkwell is {lora_tps / peft_tps:.1f}x")
-
-
-def _timed_add(engine: LLMEngine, request: LoRARequest) -> None:
-    start = time.perf_counter()
-    engine.add_lora(request)
-    _timed_add.seconds = time.perf_counter() - start
-
-
-_timed_add.seconds = 0.0
 
 
 def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:
