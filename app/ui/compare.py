@@ -65,6 +65,15 @@ async def compare(services: Services, viewer: Viewer | None, prompt: str, styles
     except ValueError as exc:
         yield _panes([], warn(str(exc)))
         return
+    texts: list[str] = []
+    async with aclosing(_race(services, jobs)) as panes:
+        async for texts in panes:
+            yield _panes(texts, "Writing…")
+    yield _panes(texts, "Done.")
+
+
+async def _race(services: Services, jobs: list[Job]) -> AsyncIterator[list[str]]:
+    """Run every job as its own task; yield all texts whenever any grew (closing cancels them all)."""
     texts, queue = [""] * len(jobs), asyncio.Queue()
     tasks = [asyncio.create_task(_pump(services, job, i, queue)) for i, job in enumerate(jobs)]
     running = len(tasks)
@@ -74,13 +83,10 @@ async def compare(services: Services, viewer: Viewer | None, prompt: str, styles
             while not queue.empty():  # coalesce whatever else arrived meanwhile
                 updates.append(queue.get_nowait())
             for slot, text in updates:
-                if text is None:
-                    running -= 1
-                else:
-                    texts[slot] = text
-            yield _panes(texts, "Writing…")
+                running -= text is None
+                texts[slot] = texts[slot] if text is None else text
+            yield list(texts)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    yield _panes(texts, "Done.")

@@ -12,16 +12,15 @@ import functools
 import http.server
 import os
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
-import uvicorn
 
-from tests.app.conftest import build_engine, free_socket, make_peft_adapters
+from tests.app.conftest import build_engine, free_socket, live, make_peft_adapters
 from tests.conftest import make_tiny_model_dir
 
 CHROMIUM = "/usr/bin/chromium"
@@ -92,18 +91,6 @@ def _styles(root: Path, adapters: Path) -> Path:
     return root
 
 
-def _serve(app: Any, sock: Any) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
-    return server, thread
-
-
 @pytest.fixture(scope="session")
 def writer_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """The full app on a free port, plus an allowed and a refused embedding site."""
@@ -124,15 +111,11 @@ def writer_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
                         database_url=f"sqlite:///{tmp / 'inkwell.db'}", embed_origins=[allowed],
                         styles_dir=_styles(tmp / "styles", tmp / "adapters"), adapter_roots=[tmp / "adapters"])
     app = create_app(settings, build_engine(model, max_model_len=2048))
-    server, thread = _serve(app, sock)
-    try:
+    # The UI calls its own /v1, so the port is chosen before the app is built; ``live`` must use it.
+    with mock.patch("tests.app.conftest.free_socket", return_value=sock), live(app):
         yield App(url, allowed, refused)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        for httpd in (allowed_httpd, refused_httpd):
-            httpd.shutdown()
-        sock.close()
+    for httpd in (allowed_httpd, refused_httpd):
+        httpd.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -63,3 +65,26 @@ def test_catalog_defaults_samples_and_cards() -> None:
         catalog.card("x")
     with pytest.raises(ValueError, match="top-p must be above 0"):
         Controls.from_sliders(1, 1, 0, 10)
+
+
+def test_share_link_is_opened_at_start_and_failure_only_logs(monkeypatch, caplog) -> None:
+    from gradio import networking
+
+    from app.ui import share_link
+
+    calls = []
+    monkeypatch.setattr(networking, "setup_tunnel", lambda *a: calls.append(a) or "https://abc.gradio.live")
+    app = FastAPI()
+    share_link.enable_share_link(app, "0.0.0.0", 7860)
+    with caplog.at_level("INFO"), TestClient(app):
+        deadline = time.monotonic() + 5
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert calls and calls[0][:2] == ("127.0.0.1", 7860)
+
+    def refuse(*_: object) -> str:
+        raise RuntimeError("Could not get share link from Gradio API Server.")
+
+    monkeypatch.setattr(networking, "setup_tunnel", refuse)
+    assert share_link.open_tunnel("127.0.0.1", 7860) is None
+    assert "could not open a Gradio share link" in caplog.text
