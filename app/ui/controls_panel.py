@@ -52,7 +52,7 @@ def _gallery(catalog: Catalog, outputs: list[Any]) -> None:
     """Cards of every style, each with a button that picks it (and its defaults)."""
     ids = list(catalog.cards)
     for start in range(0, len(ids), CARDS_PER_ROW):
-        with gr.Row(equal_height=True):
+        with gr.Row():
             for style_id in ids[start:start + CARDS_PER_ROW]:
                 with gr.Column(min_width=220):
                     gr.HTML(catalog.card_html(style_id))
