@@ -13,7 +13,6 @@ import logging
 import random
 import statistics
 import time
-from collections.abc import Callable
 
 import torch
 
@@ -59,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
         prompts = _prompts(engine, args.requests, args.prompt_len)
         hf = _load_hf(model_dir, dtype)
         for name, arrivals in workloads.items():
-            ours = _median(args.repeats, lambda: _run_engine(engine, prompts, arrivals, args.max_tokens))
-            theirs = _median(args.repeats, lambda: _run_hf(hf, prompts, arrivals, args.max_tokens))
+            runs = [(_run_engine(engine, prompts, arrivals, args.max_tokens),
+                     _run_hf(hf, prompts, arrivals, args.max_tokens)) for _ in range(args.repeats)]
+            ours, theirs = (statistics.median(column) for column in zip(*runs))  # interleaved: fair under load
             tokens = args.requests * args.max_tokens
             print(f"{dtype:9s} {name:16s} engine {tokens / ours:7.1f} tok/s | transformers "
                   f"{tokens / theirs:7.1f} tok/s | ratio {theirs / ours:5.2f}x", flush=True)
@@ -80,10 +80,6 @@ def _prompts(engine: LLMEngine, n: int, length: int) -> list[list[int]]:
     """``n`` distinct windows of ``length`` tokens over a repeated English text."""
     ids = engine.tokenizer.encode(SEED_TEXT * (1 + (n * 5 + length) // 50))
     return [ids[i * 5:i * 5 + length] for i in range(n)]
-
-
-def _median(repeats: int, fn: Callable[[], float]) -> float:
-    return statistics.median(fn() for _ in range(repeats))
 
 
 def _run_engine(engine: LLMEngine, prompts: list[list[int]], arrivals: list[float], max_tokens: int) -> float:
