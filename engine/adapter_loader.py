@@ -167,7 +167,7 @@ def _check_pair(name: str, where: str, a: torch.Tensor, b: torch.Tensor, rank: i
         raise _fail(name, f"{where}: lora_A {tuple(a.shape)} / lora_B {tuple(b.shape)} do not fit the base "
                           f"(expected {(rank, in_features)} / {(out_features, rank)}); "
                           "is this adapter for another model or rank?")
-    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+    if not (torch.isfinite(a.sum()) and torch.isfinite(b.sum())):  # any NaN/Inf poisons the sum; no temp copy
         raise _fail(name, f"{where}: weights contain NaN or Inf")
 
 
@@ -201,5 +201,5 @@ def load_adapter(name: str, path: str | Path, shapes: BaseShapes, max_rank: int)
     alpha = config.get("lora_alpha", rank)
     scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
     pairs = _pair_up(name, _read_tensors(name, folder), shapes, rank)
-    weights = {key: (a, b * scaling) for key, (a, b) in pairs.items()}
+    weights = {key: (a, b.mul_(scaling)) for key, (a, b) in pairs.items()}  # in place: no second copy
     return LoadedAdapter(name, str(folder), rank, scaling, weights)
