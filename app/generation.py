@@ -57,12 +57,15 @@ def resolve_model(state: AppState, name: str) -> ServedModel:
 
 
 def chat_prompt(state: AppState, body: ChatCompletionRequest, model: ServedModel) -> str:
-    """Render the conversation, with the style's system prompt first when the client sent none."""
+    """Render the conversation, with the style's system prompt first when the client sent none.
+
+    With ``continue_final_message`` the final assistant message is left open for the model to extend."""
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
     if model.system_prompt and not any(m["role"] in ("system", "developer") for m in messages):
         messages.insert(0, {"role": "system", "content": model.system_prompt})
     try:
-        return state.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+        return state.tokenizer.apply_chat_template(messages, add_generation_prompt=body.add_generation_prompt,
+                                                   continue_final_message=body.continue_final_message)
     except ValueError as exc:
         raise bad_request(f"messages: {exc}", "messages") from None
 

@@ -86,6 +86,8 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = None
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    add_generation_prompt: bool = True  # vLLM extra: end the prompt with a new assistant turn's header
+    continue_final_message: bool = False  # vLLM extra: extend the final assistant message in place
 
     @field_validator("messages")
     @classmethod
@@ -98,6 +100,13 @@ class ChatCompletionRequest(SamplingFields):
     def _merge_aliases(self) -> ChatCompletionRequest:
         if self.max_completion_tokens is not None:
             self.max_tokens = self.max_completion_tokens
+        return self
+
+    @model_validator(mode="after")
+    def _one_prompt_end(self) -> ChatCompletionRequest:
+        if self.continue_final_message and self.add_generation_prompt:
+            raise ValueError("Cannot set both `continue_final_message` and `add_generation_prompt` to True "
+                             "(add_generation_prompt defaults to true: send false to continue)")
         return self
 
     def logprobs_k(self) -> int | None:

@@ -11,6 +11,8 @@ from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 ROLES = ("system", "user", "assistant")
+# Appended to a message that must stay open, to find where its content ends in the rendered text.
+_OPEN_END = "INKWELL_OPEN_END "
 
 
 class ChatTemplateError(ValueError):
@@ -63,11 +65,49 @@ class ChatTemplate:
         except TemplateError as err:
             raise ChatTemplateError(f"chat template does not compile: {err}") from err
 
-    def render(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
-        """The prompt text for ``messages``; ``ValueError`` when they or the template are wrong."""
+    def render(self, messages: list[dict], add_generation_prompt: bool = True,
+               continue_final_message: bool = False) -> str:
+        """The prompt text for ``messages``; ``ValueError`` when they or the template are wrong.
+
+        ``continue_final_message`` leaves the last (assistant) message open, as Hugging Face and vLLM
+        do: the text ends with that message's content, without its end-of-turn and without a new
+        generation prompt, so the model extends the message instead of starting another one.
+        """
         check_messages(messages)
+        if not continue_final_message:
+            return self._render(messages, add_generation_prompt)
+        check_continuable(messages, add_generation_prompt)
+        marked = [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + _OPEN_END}]
+        return _cut_at_open_end(self._render(marked, add_generation_prompt=False))
+
+    def _render(self, messages: list[dict], add_generation_prompt: bool) -> str:
         try:
             return self._template.render(messages=messages, add_generation_prompt=add_generation_prompt,
                                          **self.special_tokens)
         except TemplateError as err:
             raise ChatTemplateError(f"chat template failed to render: {err}") from err
+
+
+def check_continuable(messages: list[dict], add_generation_prompt: bool) -> None:
+    """Raise ``ValueError`` unless the conversation's last message can be continued in place."""
+    if add_generation_prompt:
+        raise ValueError("continue_final_message and add_generation_prompt cannot both be true: continuing "
+                         "extends the last message, a generation prompt starts a new one")
+    role = messages[-1]["role"]
+    if role != "assistant":
+        raise ValueError(f"continue_final_message needs the last message to be the assistant's, got {role!r}")
+
+
+def _cut_at_open_end(rendered: str) -> str:
+    """The rendered text up to the marker; blanks before it go too when the template trimmed the content.
+
+    A template that strips contents eats the marker's trailing space, and would have stripped the
+    message's own trailing blanks too, so those are dropped to match what it renders."""
+    mark = _OPEN_END.strip()
+    at = rendered.rfind(mark)
+    if at < 0:
+        raise ChatTemplateError("continue_final_message: the chat template dropped the final message's "
+                                "end, so it cannot be left open")
+    if rendered.startswith(_OPEN_END, at):
+        return rendered[:at]
+    return rendered[:at].rstrip()

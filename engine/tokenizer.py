@@ -94,11 +94,16 @@ class Tokenizer:
         """Text of ``ids`` decoded all at once."""
         return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
 
-    def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
-        """Render a conversation of system/user/assistant messages into the model's prompt text."""
+    def apply_chat_template(self, messages: list[dict], add_generation_prompt: bool = True,
+                            continue_final_message: bool = False) -> str:
+        """Render a conversation of system/user/assistant messages into the model's prompt text.
+
+        ``continue_final_message=True`` (with ``add_generation_prompt=False``) leaves the final
+        assistant message open for the model to extend, as ``transformers`` does."""
         if self.chat_template is None:
             raise ValueError("this model has no chat template (chat_template.jinja or tokenizer_config.json)")
-        return self.chat_template.render(messages, add_generation_prompt=add_generation_prompt)
+        return self.chat_template.render(messages, add_generation_prompt=add_generation_prompt,
+                                         continue_final_message=continue_final_message)
 
     def detokenizer(self, params: SamplingParams, prompt_ids: list[int]) -> OutputDetokenizer:
         """A fresh incremental detokenizer for one output sequence of a request."""
