@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import Role, User
-from db.repo_common import check_id
+from db.models import Role, User, WritingSession
+from db.repo_common import check_id, check_number
 from db.security import check_password_strength, hash_password, needs_rehash, normalize_username, verify_password
-from db.types import parse_enum
+from db.types import parse_enum, utcnow
+
+GUEST_RETENTION_DAYS = 7.0
 
 
 def create_user(s: Session, *, username: str, password: str | None, role: Role | str = "user") -> User:
@@ -65,6 +69,24 @@ def delete_user(s: Session, *, user_id: int) -> bool:
     s.delete(user)
     s.commit()
     return True
+
+
+def delete_inactive_guests(s: Session, *, retention_days: float = GUEST_RETENTION_DAYS) -> int:
+    """Delete guest accounts idle for more than ``retention_days``, with all their data; returns how many.
+
+    A guest's last activity is its creation or the latest update of one of its writing sessions
+    (every message stored in a session updates it). Registered users are never touched.
+    """
+    days = check_number(retention_days, "retention_days")
+    if not days:
+        raise ValueError(f"retention_days must be a finite number of days > 0, got {retention_days!r}")
+    cutoff = utcnow() - timedelta(days=days)
+    recent = select(WritingSession.id).where(WritingSession.owner_id == User.id,
+                                             WritingSession.updated_at >= cutoff)
+    stale = delete(User).where(User.role == Role.GUEST, User.created_at < cutoff, ~recent.exists())
+    result = s.execute(stale.execution_options(synchronize_session=False))  # sessions cascade in the database
+    s.commit()
+    return result.rowcount
 
 
 def _find_by_username(s: Session, username: str) -> User | None:

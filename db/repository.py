@@ -24,7 +24,14 @@ from db.repo_sessions import (
     revoke_share_token,
 )
 from db.repo_styles import get_style, list_styles, upsert_style
-from db.repo_users import authenticate, create_user, delete_user, get_user, get_user_by_username
+from db.repo_users import (
+    authenticate,
+    create_user,
+    delete_inactive_guests,
+    delete_user,
+    get_user,
+    get_user_by_username,
+)
 
 __all__ = [
     "NotFoundError",
@@ -34,6 +41,7 @@ __all__ = [
     "create_session",
     "create_share_token",
     "create_user",
+    "delete_inactive_guests",
     "delete_session",
     "delete_user",
     "finish_generation",
