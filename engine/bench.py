@@ -9,7 +9,6 @@ that has arrived. Throughput = generated tokens / time from first arrival to las
 from __future__ import annotations
 
 import argparse
-import logging
 import random
 import statistics
 import time
@@ -20,8 +19,6 @@ from engine.config import EngineConfig
 from engine.llm_engine import LLMEngine
 from engine.model_store import DEFAULT_MODEL, resolve_model
 from engine.sampling_params import SamplingParams
-
-log = logging.getLogger(__name__)
 
 SEED_TEXT = (
     "The lighthouse keeper counted the ships that passed each night, writing their names in a ledger "
