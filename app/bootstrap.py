@@ -6,8 +6,9 @@ import importlib
 import logging
 from typing import Any
 
-from app.adapter_store import open_adapter_store
+from app.adapter_store import AdapterStore
 from app.catalog import ModelCatalog
+from app.database import Database
 from app.deps import AppState
 from app.metrics import ServerMetrics
 from app.settings import Settings
@@ -40,13 +41,12 @@ def load_styles(settings: Settings) -> list[Any]:
     return list(registry.load_styles(settings.styles_dir).styles.values())
 
 
-def build_state(settings: Settings, engine: Any) -> AppState:
+def build_state(settings: Settings, engine: Any, database: Database) -> AppState:
     """Wrap ``engine`` for asyncio and index the base and styles by name (adapters come later)."""
     async_engine = AsyncLLMEngine(engine, max_pending=engine.config.max_num_seqs + settings.max_waiting,
                                   retry_after_s=settings.retry_after_s)
     catalog = ModelCatalog(settings.base_model_name, str(engine.config.model))
     for style in load_styles(settings):
         catalog.add_style(style, with_adapter=settings.enable_lora)
-    store = open_adapter_store(settings.database_url)
     return AppState(settings=settings, engine=async_engine, catalog=catalog,
-                    metrics=ServerMetrics(async_engine.stats), adapters=store)
+                    metrics=ServerMetrics(async_engine.stats), adapters=AdapterStore(database.sessions))

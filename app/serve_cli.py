@@ -53,6 +53,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--max-waiting", type=int, default=_S, help="requests queued beyond a full batch before 503")
     add("--threads", type=int, default=_S, help="torch CPU threads")
     add("--database-url", default=_S, help="SQLAlchemy URL (default: SQLite in the data folder)")
+    add("--guest-retention-days", type=float, default=_S,
+        help="delete guest accounts idle this long at start (default 7)")
     add("--engine-url", default=_S, help="reserved: a remote engine for the UI")
     add("--share", action="store_true", default=_S, help="make a public share link for the UI")
     add("--embed-origins", nargs="+", default=_S, metavar="ORIGIN", help="sites allowed to embed the UI")

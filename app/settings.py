@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import styles
+from db.repo_users import GUEST_RETENTION_DAYS
 
 PACKAGED_STYLES_DIR = Path(styles.__file__).resolve().parent
 
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     max_waiting: int = Field(default=64, ge=0)  # requests queued beyond max_num_seqs before 503
     retry_after_s: float = Field(default=1.0, gt=0)
     max_n: int = Field(default=8, ge=1)
+    guest_retention_days: float = Field(default=GUEST_RETENTION_DAYS, gt=0)  # idle guests deleted at start
 
     @field_validator("adapter_roots", mode="before")
     @classmethod

@@ -1,6 +1,7 @@
 """The writer's app: a Gradio UI mounted at ``/`` of the API server, talking to it over SSE.
 
-``mount(app, settings)`` adds the UI, the ``/share/{token}`` pages and the framing headers.
+``mount(app, settings, services)`` adds the UI, the ``/share/{token}`` pages and the framing headers;
+``app.main`` builds the services on the app's one database.
 """
 
 from __future__ import annotations
@@ -31,24 +32,15 @@ def _styles(settings: Any) -> dict[str, Any]:
     return load_styles(settings.styles_dir).styles
 
 
-def _store(settings: Any) -> Store:
-    from app.ui.db_store import DbStore
-    from db.base import make_engine, make_session_factory, upgrade_schema
-
-    engine = make_engine(settings.database_url)
-    upgrade_schema(engine)
-    return DbStore(make_session_factory(engine))
-
-
-def build_services(settings: Any, store: Store | None = None, styles: dict[str, Any] | None = None) -> Services:
-    """The UI's collaborators from the settings (``store``/``styles`` override, for tests)."""
-    return Services(client=client_from_settings(settings), store=store or _store(settings),
+def build_services(settings: Any, store: Store, styles: dict[str, Any] | None = None) -> Services:
+    """The UI's collaborators: the engine client from the settings, ``store``, and the styles
+    (``styles`` overrides the styles folder, for tests)."""
+    return Services(client=client_from_settings(settings), store=store,
                     catalog=Catalog(_styles(settings) if styles is None else styles))
 
 
-def mount(app: FastAPI, settings: Any, services: Services | None = None) -> None:
+def mount(app: FastAPI, settings: Any, services: Services) -> None:
     """Mount the UI at ``/`` (call after every API route is included: the mount catches the rest)."""
-    services = services or build_services(settings)
     app.include_router(share_router(services.store))
     app.add_middleware(FramingHeadersMiddleware, origins=list(getattr(settings, "embed_origins", []) or []))
     gr.mount_gradio_app(app, build_blocks(services), path="/", css=CSS, footer_links=["api", "gradio"],
