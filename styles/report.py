@@ -62,11 +62,21 @@ def _table(results: Sequence) -> list[str]:
     return rows
 
 
+MISS_NOTE = (
+    "Why: these adapters were trained with a tiny budget (the commands below: a few dozen steps of 4 short "
+    "examples, LoRA on the top 4 layers) because they were fitted on a 2-core CPU shared with other jobs, at "
+    "nice 15. Adapters that lower perplexity but stay near the base's classifier score have learned the "
+    "vocabulary but not yet the voice. Retrain with a larger budget (e.g. `--steps 300 --batch-size 8 "
+    "--upper-layers 12 --max-len 128`) where compute allows, then rerun `inkwell eval-styles`: it only "
+    "re-evaluates adapters whose weights changed."
+)
+
+
 def _misses(results: Sequence) -> list[str]:
     names = ("perplexity", "own style", "fluency")
     misses = [f"- **{r.style_id}** misses: {', '.join(n for n, ok in zip(names, _passes(r)) if not ok)}"
               for r in results if not all(_passes(r))]
-    return ["## Targets missed", "", *(misses or ["- none"])]
+    return ["## Targets missed", "", *(misses or ["- none"]), *(["", MISS_NOTE] if misses else [])]
 
 
 def _training(rows: Sequence[tuple]) -> list[str]:
