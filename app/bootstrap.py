@@ -23,8 +23,12 @@ def build_engine(settings: Settings) -> Any:
     from engine.llm_engine import LLMEngine
 
     optional = {"max_model_len": settings.max_model_len, "num_threads": settings.threads,
-                "max_cpu_loras": settings.max_cpu_loras}
-    config = EngineConfig(model=settings.model, dtype=settings.dtype, max_num_seqs=settings.max_num_seqs,
+                "max_cpu_loras": settings.max_cpu_loras,
+                "max_num_batched_tokens": settings.max_num_batched_tokens}
+    if settings.kv_cache_memory_gb is not None:
+        optional["kv_cache_memory"] = int(settings.kv_cache_memory_gb * 1024**3)
+    config = EngineConfig(model=settings.model, dtype=settings.dtype, device=settings.device,
+                          max_num_seqs=settings.max_num_seqs,
                           enable_lora=settings.enable_lora, max_loras=settings.max_loras,
                           max_lora_rank=settings.max_lora_rank,
                           **{k: v for k, v in optional.items() if v is not None})

@@ -48,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--adapter-roots", nargs="+", default=_S, metavar="DIR",
         help="folders runtime adapters may be loaded from (env INKWELL_ADAPTER_ROOTS, colon-separated)")
     add("--dtype", default=_S, choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype")
+    add("--device", default=_S, choices=["auto", "cpu", "cuda"], help="where the model runs (default auto)")
+    add("--kv-cache-memory-gb", type=float, default=_S, help="paged KV cache budget in GiB")
+    add("--max-num-batched-tokens", type=int, default=_S, help="tokens per step (chunked prefill budget)")
     add("--max-model-len", type=int, default=_S, help="context length")
     add("--max-num-seqs", type=int, default=_S, help="sequences per batch")
     add("--max-waiting", type=int, default=_S, help="requests queued beyond a full batch before 503")
@@ -55,7 +58,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--database-url", default=_S, help="SQLAlchemy URL (default: SQLite in the data folder)")
     add("--guest-retention-days", type=float, default=_S,
         help="delete guest accounts idle this long at start (default 7)")
-    add("--engine-url", default=_S, help="reserved: a remote engine for the UI")
+    add("--engine-url", default=_S, help="OpenAI-compatible /v1 URL the UI streams from (default: this server)")
     add("--share", action="store_true", default=_S, help="make a public share link for the UI")
     add("--embed-origins", nargs="+", default=_S, metavar="ORIGIN", help="sites allowed to embed the UI")
     add("--no-ui", dest="enable_ui", action="store_false", default=_S, help="serve the API only")

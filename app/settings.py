@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     model: str = "smollm2-135m"
     served_model_name: str | None = None  # the base's name in the API; default: --model's value
     dtype: str = "auto"
+    device: str = "auto"
+    kv_cache_memory_gb: float | None = Field(default=None, gt=0)  # paged KV cache budget in GiB
+    max_num_batched_tokens: int | None = Field(default=None, ge=1)  # per-step token budget
     max_model_len: int | None = None
     max_num_seqs: int = 16
     threads: int | None = None
@@ -37,7 +40,7 @@ class Settings(BaseSettings):
     api_key: str | None = None
     admin_key: str | None = None
     database_url: str | None = None
-    engine_url: str | None = None  # reserved for the UI talking to a remote engine
+    engine_url: str | None = None  # the UI streams from this OpenAI-compatible /v1 instead of ours
     enable_ui: bool = True  # mount the Gradio UI (app.ui) when it is installed
     share: bool = False
     embed_origins: list[str] = Field(default_factory=list)

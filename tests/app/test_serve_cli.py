@@ -55,3 +55,16 @@ def test_resolve_under_roots_refuses_escapes(tmp_path: Path) -> None:
             resolve_under_roots(path, [root.resolve()])
     with pytest.raises(ValueError, match="not an existing adapter folder"):
         resolve_under_roots(str(root / "missing"), [root.resolve()])
+
+
+def test_engine_flags_reach_the_engine_config(monkeypatch: pytest.MonkeyPatch, tiny_llama_dir: Path) -> None:
+    import app.bootstrap as bootstrap
+
+    seen = {}
+    monkeypatch.setattr("engine.llm_engine.LLMEngine", lambda config: seen.setdefault("config", config))
+    settings = parse("--model", str(tiny_llama_dir), "--device", "cpu", "--kv-cache-memory-gb", "0.5",
+                     "--max-num-batched-tokens", "256", "--dtype", "float32")
+    bootstrap.build_engine(settings)
+    config = seen["config"]
+    assert (config.device, config.dtype) == ("cpu", "float32")
+    assert config.kv_cache_memory == 512 * 1024**2 and config.max_num_batched_tokens == 256
