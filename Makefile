@@ -1,4 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`. Everything else is set-up they call.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,8 +18,8 @@ setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.lock 2>&1 | grep -v "is ignored" || true
-	$(PY) -m pip install --quiet --no-deps -e . 2>&1 | grep -v "is ignored" || true
+	$(PY) -m pip install --quiet -r requirements.lock 2>&1 | { grep -v "is ignored" || true; }
+	$(PY) -m pip install --quiet --no-deps -e . 2>&1 | { grep -v "is ignored" || true; }
 	$(PY) -m pip check
 	rm -f $(VENV)/.installed-* && touch $@
 
