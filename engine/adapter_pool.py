@@ -57,7 +57,12 @@ class AdapterPool:
         out_features = sum(self.shapes.modules[t][1] for t in targets)
         kw = {"dtype": self.dtype, "device": self.device}
         a = torch.zeros((max_loras, len(targets) * self.max_rank, in_features), **kw)  # [S, n*R, in]
-        b = torch.zeros((max_loras, out_features, self.max_rank), **kw)  # [S, N, R]
+        # b [S, N, R]; on CPU a transposed view of [S, R, N] storage, so the torch path's expand reads
+        # row-major [R, N] blocks (~3x faster bmm); the Triton kernels need it contiguous as [S, N, R].
+        if self.device.type == "cpu":
+            b = torch.zeros((max_loras, self.max_rank, out_features), **kw).transpose(1, 2)
+        else:
+            b = torch.zeros((max_loras, out_features, self.max_rank), **kw)
         return a, b
 
     # ---- layout seen by the LoRA-wrapped layers ----
