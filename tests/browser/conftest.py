@@ -91,7 +91,7 @@ def _styles(root: Path, adapters: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def writer_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """The full app on a free port, plus an allowed and a refused embedding site."""
     _chromium_or_skip()
@@ -118,9 +118,13 @@ def writer_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         httpd.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright (never ``playwright install``)."""
+    """Debian's Chromium driven by Playwright (never ``playwright install``).
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the main thread while it is
+    open, which would break every asyncio test collected after the browser tests.
+    """
     _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 

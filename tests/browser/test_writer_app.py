@@ -114,7 +114,7 @@ def test_stop_ends_the_request_on_the_server(page: Any, writer_app: App) -> None
     page.locator("#stop").click()
     assert busy["num_running"] >= 1 and busy["num_streams"] >= 1
     page.locator("#status").get_by_text("Stopped.").wait_for()
-    idle = watch(writer_app.engine_stats, lambda: writer_app.engine_stats()["num_streams"] == 0, timeout=2)[-1]
+    idle = watch(writer_app.engine_stats, lambda: writer_app.engine_stats()["num_streams"] == 0, timeout=3)[-1]
     assert idle["num_running"] == 0 and idle["kv_blocks_used"] == 0
     stopped_at = len(value(page, "output"))
     time.sleep(0.5)
