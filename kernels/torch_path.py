@@ -27,14 +27,16 @@ def grid_lora(
 
     x [T, H_in], lora_a [S, n_slices*R, H_in], lora_b [S, N, R], y [T, N] (updated in place).
     """
-    rank = lora_b.shape[2]
     slots = slice(grid.first_slot, grid.first_slot + grid.num_slots)
     xs = x.index_select(0, grid.index).view(grid.num_slots, grid.rows, -1)  # [G, L, H_in]
     shrunk = torch.bmm(xs, lora_a[slots].transpose(1, 2)).mul_(grid.scale)  # [G, L, n_slices*R]
-    bounds = zip(slice_offsets[:-1], slice_offsets[1:])
-    parts = [torch.bmm(shrunk[..., i * rank:(i + 1) * rank], lora_b[slots, lo:hi].transpose(1, 2))
-             for i, (lo, hi) in enumerate(bounds)]  # each [G, L, hi - lo]
-    delta = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)  # [G, L, N]
+    b_t = lora_b[slots].transpose(1, 2)  # [G, R, N]
+    widths = [hi - lo for lo, hi in zip(slice_offsets[:-1], slice_offsets[1:])]
+    if len(widths) == 1:
+        delta = torch.bmm(shrunk, b_t)  # [G, L, N]
+    else:
+        parts = zip(shrunk.split(lora_b.shape[2], dim=2), b_t.split(widths, dim=2))  # [G, L, R], [G, R, hi - lo]
+        delta = torch.cat([torch.bmm(s, b) for s, b in parts], dim=2)  # [G, L, N]
     y.index_add_(0, grid.index, delta.view(-1, y.shape[1]))
 
 
