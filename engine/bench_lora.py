@@ -5,7 +5,8 @@ One run, one process, ``--threads`` torch threads, for each dtype:
 base (enable_lora=False), best of ``--repeats`` interleaved runs -> the multi-LoRA tax; (b) PEFT
 ``generate(adapter_names=...)`` on the same requests; then (c) 500 registered adapters on 16 slots under
 zipf picks vs one adapter for everyone, (d) resident memory growth for 50 registered adapters vs their
-size, and (e) the longest step while an adapter is registered between steps of a streaming batch. Throughput = generated tokens / wall time.
+size, and (e) the longest step while an adapter is registered between steps of a streaming batch.
+Throughput = generated tokens / wall time.
 """
 
 from __future__ import annotations
