@@ -20,12 +20,13 @@ import torch
 from tqdm import tqdm
 
 from engine.model_store import DEFAULT_MODEL, resolve_model
-from styles.chat_format import encode_pair, pad_batch
+from styles.chat_format import encode_pair
 from styles.corpora import sha256_of
 from styles.data import SEED, style_split
 from styles.manifest import MANIFEST_NAME, set_fields
 from styles.plots import save_loss_curve
 from styles.registry import STYLES_DIR, load_styles
+from styles.top_stack import pad_states, prefix_states, top_loss, top_stack
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class TrainConfig:
     upper_layers: int = 4  # LoRA on the last N decoder layers only
     max_len: int = 72
     seed: int = SEED
+    epochs: int = 1  # passes over steps * batch_size / epochs distinct examples
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("style_id", help="the style to train, e.g. poetry")
     parser.add_argument("--styles-dir", type=Path, default=STYLES_DIR, help="folder holding <id>/style.toml")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="base model name or HF folder")
-    for name in ("steps", "batch_size", "rank", "upper_layers", "max_len", "seed", "warmup"):
+    for name in ("steps", "batch_size", "rank", "upper_layers", "max_len", "seed", "warmup", "epochs"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     parser.add_argument("--lr", type=float, default=defaults.lr)
 
@@ -75,7 +77,7 @@ def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name
     examples = _encode(tokenizer, style.system_prompt, train, config)
     log.info("%s: %d training examples drawn, %d held out", style_id, len(examples), len(held))
     started = time.monotonic()
-    losses = _fit(model, examples, config, tokenizer.pad_token_id or 0)
+    losses = _fit(model, examples, config)
     record = {"config": asdict(config), "train_examples": len(examples), "held_out": len(held),
               "seconds": round(time.monotonic() - started, 1), "first_loss": losses[0],
               "last_loss": sum(losses[-10:]) / len(losses[-10:]), "command": _command(style_id, config)}
@@ -110,8 +112,8 @@ def _load_lora_model(model_dir: Path, config: TrainConfig):
 
 
 def _encode(tokenizer, system: str, pairs: list, config: TrainConfig) -> list[tuple[list[int], list[int]]]:
-    """Encode pairs (already shuffled) until one epoch of ``steps * batch_size`` examples is ready."""
-    wanted, examples = config.steps * config.batch_size, []
+    """Encode pairs (already shuffled) until ``steps * batch_size / epochs`` examples are ready."""
+    wanted, examples = max(1, config.steps * config.batch_size // config.epochs), []
     for pair in pairs:
         if (encoded := encode_pair(tokenizer, system, pair, config.max_len)) is not None:
             examples.append(encoded)
@@ -120,18 +122,24 @@ def _encode(tokenizer, system: str, pairs: list, config: TrainConfig) -> list[tu
     return examples
 
 
-def _batches(examples: list[tuple[list[int], list[int]]], config: TrainConfig, pad_id: int):
-    """Yield ``steps`` right-padded batches: ids/labels/mask (B, T), drawn by a seeded shuffle."""
+def _batches(count: int, config: TrainConfig):
+    """Yield ``steps`` lists of example indices, drawn by a seeded shuffle of every example per pass."""
     rng, order = random.Random(config.seed), []
     for _ in range(config.steps):
         if len(order) < config.batch_size:
-            order += rng.sample(range(len(examples)), len(examples))
-        chosen, order = [examples[i] for i in order[: config.batch_size]], order[config.batch_size :]
-        yield pad_batch(chosen, pad_id)
+            order += rng.sample(range(count), count)
+        yield order[: config.batch_size]
+        order = order[config.batch_size :]
 
 
-def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig, pad_id: int) -> list[float]:
-    """AdamW with linear warm-up and decay, fp32 (bf16 backward is slower on this CPU); every step's loss."""
+def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig) -> list[float]:
+    """AdamW with linear warm-up and decay, fp32 (bf16 backward is slower on this CPU); every step's loss.
+
+    The frozen layers below the adapted ones run once per example (``styles.top_stack``); each step runs
+    the adapted layers and the LM head at the reply positions only.
+    """
+    stack = top_stack(model, config.upper_layers)
+    states = prefix_states(stack, [ids for ids, _ in examples])
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -139,9 +147,10 @@ def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig
     )
     model.train()
     losses = []
-    bar = tqdm(_batches(examples, config, pad_id), total=config.steps, desc="training", unit="step")
-    for ids, labels, mask in bar:
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    bar = tqdm(_batches(len(examples), config), total=config.steps, desc="training", unit="step")
+    for chosen in bar:
+        hidden, labels = pad_states([states[i] for i in chosen], [examples[i][1] for i in chosen])
+        loss = top_loss(stack, hidden, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
