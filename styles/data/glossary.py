@@ -7,7 +7,7 @@ import random
 import re
 
 from styles.corpora import fetch
-from styles.data.pairs import Pair, clip_words
+from styles.data.pairs import Pair, clip_words, open_ask
 
 DEVIL_ASKS = ("Define {term}.", "What is {term}?", "What does {term} mean?", "Give me a definition of {term}.")
 HACKER_ASKS = (
@@ -30,7 +30,8 @@ def devil_pairs(seed: int) -> list[Pair]:
         if (m := _DEVIL_ENTRY.match(block)) is None:
             continue
         text = clip_words(" ".join(block.replace("{", "").replace("}", "").split()), 80)
-        pairs.append(Pair(rng.choice(DEVIL_ASKS).format(term=m.group(1).strip().lower()), text))
+        term = m.group(1).strip().lower()
+        pairs.append(Pair(open_ask(term, rng) or rng.choice(DEVIL_ASKS).format(term=term), text))
     return pairs
 
 
@@ -43,5 +44,6 @@ def hacker_pairs(seed: int) -> list[Pair]:
     for term, _pos, body in zip(entries[1::3], entries[2::3], entries[3::3]):
         prose = " ".join(body.replace("{", "").replace("}", "").split())
         if len(prose.split()) >= 8:
-            pairs.append(Pair(rng.choice(HACKER_ASKS).format(term=term), clip_words(prose, 80)))
+            request = open_ask(term, rng) or rng.choice(HACKER_ASKS).format(term=term)
+            pairs.append(Pair(request, clip_words(prose, 80)))
     return pairs

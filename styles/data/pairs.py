@@ -54,9 +54,28 @@ def topic_of(text: str) -> str:
     return max(content, key=lambda w: (counts[w], -content.index(w)))
 
 
+OPEN_ASKS = (
+    "Tell me about {topic}.", "What do you think of {topic}?", "Describe {topic}.", "Say a few words about {topic}.",
+    "Talk to me about {topic}.", "Any thoughts on {topic}?", "What is {topic} like?", "Write a little about {topic}.",
+    "I keep thinking about {topic}. What would you say?", "Explain {topic} to me.",
+)
+OPEN_SHARE = 0.5  # share of requests phrased as open questions rather than the style's own task
+
+
+def open_ask(topic: str, rng: random.Random) -> str | None:
+    """An open question on ``topic`` for ``OPEN_SHARE`` of the calls (None otherwise, or without a topic).
+
+    Open questions teach an adapter to keep its voice whatever the request looks like, not only for
+    the requests its corpus suggests ("write a poem about X").
+    """
+    if not topic or rng.random() >= OPEN_SHARE:
+        return None
+    return rng.choice(OPEN_ASKS).format(topic=topic)
+
+
 def ask(templates: Sequence[str], topic: str, rng: random.Random) -> str:
-    """A request built from one of ``templates`` (each holding ``{topic}``)."""
-    return rng.choice(templates).format(topic=topic)
+    """A request on ``topic``: an open question (``open_ask``) or one of ``templates`` (each holding ``{topic}``)."""
+    return open_ask(topic, rng) or rng.choice(templates).format(topic=topic)
 
 
 def clip_words(text: str, max_words: int) -> str:

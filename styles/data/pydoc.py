@@ -6,7 +6,7 @@ import random
 import re
 
 from styles.corpora import fetch
-from styles.data.pairs import Pair, clip_words
+from styles.data.pairs import Pair, clip_words, open_ask, topic_of
 
 DOC_ASKS = (
     "Document {topic}.",
@@ -46,7 +46,8 @@ def _pairs_of(lines: list[str], rng: random.Random) -> list[Pair]:
         if block and topic and _is_prose(block):
             text = clean_rst(" ".join(block))
             if len(text.split()) >= 15:
-                pairs.append(Pair(rng.choice(DOC_ASKS).format(topic=topic), clip_words(text, 90)))
+                request = open_ask(topic_of(text), rng) or rng.choice(DOC_ASKS).format(topic=topic)
+                pairs.append(Pair(request, clip_words(text, 90)))
                 topic = ""
         block = []
     return pairs
