@@ -1,8 +1,8 @@
 """A CPU speed-up applied after loading: linears whose float32 forward uses oneDNN-prepacked weights.
 
-For the small batches of decoding (a handful to a few dozen rows) a prepacked weight runs the
-matmul markedly faster than ``F.linear``'s path on the plain ``[out, in]`` layout; for one row or for
-long prefill chunks the plain path is as fast, so it is kept there. The module stays an
+From two rows up a prepacked weight runs the matmul faster than ``F.linear``'s path on the plain
+``[out, in]`` layout (measured at 1 thread, AVX2: ~10-40 % for 16-row decode batches, ~10 % for
+512-row prefill chunks); for one row the plain path is faster, so it is kept there. The module stays an
 ``nn.Linear`` (same ``weight``/``bias``), so wrappers such as LoRA can still treat it as the base.
 """
 
@@ -11,16 +11,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-PACKED_ROWS = range(2, 129)  # row counts that take the packed path
+MIN_PACKED_ROWS = 2  # row counts from this up take the packed path
 
 
 class PackedLinear(nn.Linear):
-    """``nn.Linear`` plus a oneDNN-packed copy of its weight, used for ``PACKED_ROWS`` rows."""
+    """``nn.Linear`` plus a oneDNN-packed copy of its weight, used from ``MIN_PACKED_ROWS`` rows up."""
 
     packed: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.packed is None or x.dim() != 2 or x.shape[0] not in PACKED_ROWS:
+        if self.packed is None or x.dim() != 2 or x.shape[0] < MIN_PACKED_ROWS:
             return super().forward(x)
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")  # [M, out]
 

@@ -25,3 +25,15 @@ def test_packed_equals_plain_linear(rows: int, bias: bool) -> None:
 def test_only_cpu_float32_is_packed() -> None:
     model = nn.Sequential(nn.Linear(8, 8).to(torch.bfloat16))
     assert pack_linears(model) == 0 and type(model[0]) is nn.Linear
+
+
+@pytest.mark.parametrize(("rows", "packed_path"), [(1, False), (2, True), (512, True)])
+def test_row_count_picks_the_path(rows: int, packed_path: bool) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(48, 80, bias=False))
+    pack_linears(model)
+    x = torch.randn(rows, 48)
+    plain = model[0].weight.detach().clone()
+    with torch.no_grad():
+        model[0].weight.zero_()  # the packed copy keeps the old values: only that path still sees them
+    torch.testing.assert_close(model(x), x @ plain.t() if packed_path else torch.zeros(rows, 80))
