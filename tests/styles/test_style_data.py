@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from styles.data import BUILDERS, style_split
+from styles.data import BUILDERS, HELD_OUT, style_split
 from styles.data.austen import read_rdb_strings
 from styles.data.bible import read_verses
 from styles.data.pairs import Pair, clip_words, split_pairs, topic_of
@@ -75,11 +75,11 @@ def test_bible_reader_uses_verse_offsets_without_running_code(tmp_path: Path) ->
 def test_written_genz_examples_are_many_unique_and_apart_from_eval_prompts() -> None:
     pairs = written_pairs("genz")
     prompts = [p.prompt for p in pairs]
-    assert len(pairs) >= 200 and len(set(prompts)) == len(prompts)
+    assert len(pairs) >= 600 and len(set(prompts)) == len(prompts)
     assert len({p.response for p in pairs}) == len(pairs)
     assert not set(prompts) & set(NEUTRAL_PROMPTS)
     train, held = style_split("genz")
-    assert len(held) == 40 and len(train) == len(pairs) - 40
+    assert len(held) == HELD_OUT and len(train) == len(pairs) - HELD_OUT  # a fifth would exceed HELD_OUT
 
 
 def test_written_file_errors_name_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
