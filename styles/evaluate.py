@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -105,7 +106,7 @@ def evaluate(
     The classifier knows the style ids in ``labels`` (default: the evaluated ones) plus 'neutral'.
 
     Each style's figures are cached in ``styles/<id>/evaluation.json`` under a key made of its adapter's
-    sha256, the settings and the classifier's labels, so a re-run only evaluates what changed.
+    sha256, the settings and the classifier's training text, so a re-run only evaluates what changed.
     """
     torch.manual_seed(SEED)
     held = {sid: style_split(sid)[1] for sid in sorted({*(labels or []), *(s.id for s in styles)})}
@@ -113,7 +114,7 @@ def evaluate(
     corpus[NEUTRAL] = neutral_texts(100, SEED)
     classifier, cv = train_classifier(corpus), cross_validated_accuracy(corpus)
     log.info("style classifier: %d labels, %.1f %% cross-validated accuracy", len(corpus), 100 * cv)
-    keys = {s.id: _cache_key(s, sorted(corpus), ppl_pairs, max_new_tokens) for s in styles}
+    keys = {s.id: _cache_key(s, corpus, held[s.id][:ppl_pairs], max_new_tokens) for s in styles}
     results = {s.id: r for s in styles if (r := _cached(s, keys[s.id])) is not None}
     todo = [s for s in styles if s.id not in results]
     if todo:
@@ -127,9 +128,13 @@ def evaluate(
     return [results[s.id] for s in styles], cv
 
 
-def _cache_key(style, labels: list[str], ppl_pairs: int, max_new_tokens: int) -> str:
+def _cache_key(style, corpus: dict[str, list[str]], ppl_pairs: list, max_new_tokens: int) -> str:
+    """Adapter weights, system prompt, classifier text and perplexity pairs: any change re-evaluates."""
     adapter = sha256_of(style.adapter_path / "adapter_model.safetensors")
-    return f"{adapter} {style.system_prompt!r} {','.join(labels)} ppl={ppl_pairs} new={max_new_tokens}"
+    data = json.dumps([corpus, [dataclasses.astuple(p) for p in ppl_pairs]], sort_keys=True).encode()
+    labels = ",".join(sorted(corpus))
+    return (f"{adapter} {style.system_prompt!r} {labels} data={hashlib.sha256(data).hexdigest()[:16]} "
+            f"ppl={len(ppl_pairs)} new={max_new_tokens}")
 
 
 def _cached(style, key: str) -> StyleResult | None:
