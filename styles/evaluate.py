@@ -28,7 +28,7 @@ from styles.data.chat import neutral_texts
 from styles.generation import BASE, generate, load_with_adapters
 from styles.metrics import distinct_n, longest_repeat, perplexity
 from styles.registry import STYLES_DIR, load_styles
-from styles.report import write_report
+from styles.report import TrainingRow, write_report
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def training_row(style) -> tuple[str, str, float, int]:
-    """(style id, reproducing command, training seconds, adapter bytes) from the adapter's training.json."""
+def training_row(style) -> TrainingRow:
+    """How the style's adapter was trained, from its training.json."""
     record = json.loads((style.adapter_path / "training.json").read_text())
     size = (style.adapter_path / "adapter_model.safetensors").stat().st_size
-    return style.id, record["command"], record["seconds"], size
+    return TrainingRow(style.id, record["command"], record["seconds"], size, record["config"]["steps"])
 
 
 def evaluate(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from styles.plots import save_eval_chart
 
@@ -12,13 +12,20 @@ PPL_TARGET, OWN_TARGET = 0.7, 0.8  # adapter/base perplexity at most; own-style 
 DISTINCT2_MIN, REPEAT_MAX = 0.5, 8  # fluency: distinct-2 at least; longest repeated n-gram at most
 
 
-def write_report(
-    results: Sequence, cv_accuracy: float, out: Path, command: str, training: Sequence[tuple] = ()
-) -> None:
-    """Write the markdown report to ``out`` and its chart to ``out`` with a .png suffix.
+class TrainingRow(NamedTuple):
+    """How one shipped adapter was trained, from its ``training.json``."""
 
-    ``training`` rows are (style id, reproducing command, training seconds, adapter bytes).
-    """
+    style_id: str
+    command: str  # the exact command that reproduces it
+    seconds: float
+    size_bytes: int
+    steps: int
+
+
+def write_report(
+    results: Sequence, cv_accuracy: float, out: Path, command: str, training: Sequence[TrainingRow] = ()
+) -> None:
+    """Write the markdown report to ``out`` and its chart to ``out`` with a .png suffix."""
     out.parent.mkdir(parents=True, exist_ok=True)
     chart = out.with_suffix(".png")
     save_eval_chart(results, chart, PPL_TARGET, OWN_TARGET)
@@ -64,8 +71,7 @@ def _table(results: Sequence) -> list[str]:
 
 
 FULL_BUDGET_STEPS = 100  # adapters trained with fewer steps predate the current recipe
-WHY_SHORT = ("trained with the first session's tiny budget ({steps} steps); not yet retrained with the current "
-             "recipe")
+WHY_SHORT = "trained with an early, tiny budget ({steps} steps); not yet retrained with the current recipe"
 WHY_VOICE = ("trained with the current recipe; its voice does not yet carry into every neutral prompt (the "
              "classifier reads character n-grams, and replies to everyday questions drift back to plain chat)")
 MISS_NOTE = (
@@ -75,9 +81,9 @@ MISS_NOTE = (
 )
 
 
-def _misses(results: Sequence, training: Sequence[tuple]) -> list[str]:
+def _misses(results: Sequence, training: Sequence[TrainingRow]) -> list[str]:
     names = ("perplexity", "own style", "fluency")
-    steps = {sid: int(m.group(1)) for sid, cmd, *_ in training if (m := re.search(r"--steps (\d+)", cmd))}
+    steps = {row.style_id: row.steps for row in training}
     misses = []
     for r in results:
         if all(passes := _passes(r)):
@@ -88,12 +94,12 @@ def _misses(results: Sequence, training: Sequence[tuple]) -> list[str]:
     return ["## Targets missed", "", *(misses or ["- none"]), *(["", MISS_NOTE] if misses else [])]
 
 
-def _training(rows: Sequence[tuple]) -> list[str]:
+def _training(rows: Sequence[TrainingRow]) -> list[str]:
     if not rows:
         return []
     lines = ["## Reproduce the adapters", "", "| style | command | train s | adapter |", "|---|---|---|---|"]
-    lines += [f"| {sid} | `{cmd}` | {sec:.0f} | {size / 1e6:.2f} MB |" for sid, cmd, sec, size in rows]
-    total = sum(size for *_, size in rows) / 1e6
+    lines += [f"| {r.style_id} | `{r.command}` | {r.seconds:.0f} | {r.size_bytes / 1e6:.2f} MB |" for r in rows]
+    total = sum(r.size_bytes for r in rows) / 1e6
     return [*lines, "", f"All adapters together: {total:.1f} MB (bf16 safetensors).", ""]
 
 
