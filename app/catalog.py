@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.lora_request import LoRARequest
+from engine.lora.request import LoRARequest
 
 
 class UnknownModel(KeyError):

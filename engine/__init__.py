@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.lora_request import LoRARequest
+from engine.lora.request import LoRARequest
 from engine.sampling_params import SamplingParams
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from collections.abc import Sequence as Seq
 
 from engine.config import EngineConfig
 from engine.llm_engine import LLMEngine
-from engine.lora_request import LoRARequest
+from engine.lora.request import LoRARequest
 from engine.outputs import RequestOutput
 from engine.sampling_params import SamplingParams
 

@@ -13,8 +13,8 @@ from engine.block_manager import BlockManager
 from engine.config import EngineConfig
 from engine.kv_cache import allocate_kv_cache, num_blocks_for
 from engine.loader import load_model
-from engine.lora_manager import LoRAManager, lora_manager_for
-from engine.lora_request import LoRARequest
+from engine.lora.manager import LoRAManager, lora_manager_for
+from engine.lora.request import LoRARequest
 from engine.model_runner import ModelRunner
 from engine.model_store import resolve_model
 from engine.packed_linear import pack_linears

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from engine.context import StepContext, reset_context, set_context
-from engine.lora_manager import LoRAManager
+from engine.lora.manager import LoRAManager
 from engine.model import Transformer
 from engine.sampler import SampledToken, Sampler, SampleRow
 from engine.scheduler import ScheduledSeq

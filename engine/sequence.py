@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from engine.lora_request import LoRARequest
+from engine.lora.request import LoRARequest
 from engine.outputs import TokenLogprob
 from engine.sampling_params import SamplingParams
 

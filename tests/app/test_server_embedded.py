@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from app.main import create_app
-from app.serve_cli import configure, settings_from_args
+from cli.serve import configure, settings_from_args
 from app.settings import PACKAGED_STYLES_DIR
 
 

@@ -13,7 +13,7 @@ import torch
 from lora_testing import TINY, tiny_llama, write_adapter
 from safetensors.torch import load_file, save_file
 
-from engine.adapter_loader import AdapterError, BaseShapes, load_adapter
+from engine.lora.loader import AdapterError, BaseShapes, load_adapter
 
 SHAPES = BaseShapes.from_hf_config(tiny_llama().config)
 KEY = "base_model.model.model.layers.{}.self_attn.q_proj.lora_{}.weight"

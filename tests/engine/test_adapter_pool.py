@@ -10,9 +10,9 @@ from lora_testing import tiny_llama, write_adapter
 from peft import PeftModel
 from torch import nn
 
-from engine.adapter_loader import FUSED_TARGETS, AdapterError, BaseShapes
-from engine.adapter_pool import AdapterPool
-from engine.lora import LoRALinear
+from engine.lora.loader import FUSED_TARGETS, AdapterError, BaseShapes
+from engine.lora.pool import AdapterPool
+from engine.lora.linear import LoRALinear
 from kernels import LoRAMetadata
 
 SHAPES = BaseShapes.from_hf_config(tiny_llama().config)

@@ -13,7 +13,7 @@ from peft import PeftModel
 from engine import LLM, SamplingParams
 from engine.config import EngineConfig
 from engine.llm_engine import LLMEngine
-from engine.lora_request import LoRARequest
+from engine.lora.request import LoRARequest
 
 ROWS = ["ad1", "ad2", "__base__", "ad3", "ad1"]
 SPECS = {"ad1": dict(r=8, alpha=16), "ad2": dict(r=4, alpha=8, use_rslora=True),

@@ -7,7 +7,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
 
-from engine.lora import LoRALinear
+from engine.lora.linear import LoRALinear
 from kernels import LoRAMetadata
 
 ROWS = ["x1", "__base__", "x2", "x3", "x1"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from styles.corpora import sha256_of
+from training.corpora import sha256_of
 from styles.registry import load_styles
 
 pytestmark = pytest.mark.slow

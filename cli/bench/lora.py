@@ -1,0 +1,224 @@
+"""``inkwell bench-lora``: the multi-LoRA tax, PEFT's mixed batch, many adapters, memory, load stalls.
+
+One run, one process, ``--threads`` torch threads, for each dtype:
+(a) N requests over K distinct rank-r adapters on all 7 projections vs the same requests on the bare
+base (enable_lora=False), best of ``--repeats`` interleaved runs -> the multi-LoRA tax; (b) PEFT
+``generate(adapter_names=...)`` on the same requests; then (c) 500 registered adapters on 16 slots under
+zipf picks vs one adapter for everyone, (d) resident memory growth for 50 registered adapters vs their
+size, and (e) the longest step while an adapter is registered between steps of a streaming batch.
+Throughput = generated tokens / wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from engine.lora.loader import TARGETS, BaseShapes
+from engine.config import EngineConfig
+from engine.llm_engine import LLMEngine
+from engine.lora.request import LoRARequest
+from engine.model_store import DEFAULT_MODEL, resolve_model
+from engine.sampling_params import SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add this command's flags."""
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="embedded model name or HF directory")
+    parser.add_argument("--dtype", default="float32,bfloat16", help="comma-separated dtypes")
+    parser.add_argument("--requests", type=int, default=16)
+    parser.add_argument("--adapters", type=int, default=10, help="distinct adapters in the mixed batch")
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--prompt-len", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--many", type=int, default=500, help="registered adapters for the zipf run (0: skip)")
+    parser.add_argument("--slots", type=int, default=16, help="device slots for the zipf run")
+    parser.add_argument("--memory-adapters", type=int, default=50, help="adapters for the memory check (0: skip)")
+    parser.add_argument("--skip-peft", action="store_true", help="skip the PEFT comparison")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="bare/LoRA runs, interleaved so both see the same machine load; best of each")
+
+
+def write_adapter(folder: Path, shapes: BaseShapes, rank: int, seed: int) -> Path:
+    """A random PEFT LoRA folder on all 7 projections (B small, so the text stays fluent)."""
+    gen = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for layer in range(shapes.num_layers):
+        for target, (in_f, out_f) in shapes.modules.items():
+            parent = "self_attn" if target in TARGETS[:4] else "mlp"
+            key = f"base_model.model.model.layers.{layer}.{parent}.{target}"
+            tensors[f"{key}.lora_A.weight"] = torch.randn(rank, in_f, generator=gen) / in_f**0.5
+            tensors[f"{key}.lora_B.weight"] = torch.randn(out_f, rank, generator=gen) * 0.02
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, folder / "adapter_model.safetensors")
+    config = {"peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank, "target_modules": list(TARGETS),
+              "bias": "none", "task_type": "CAUSAL_LM"}
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _engine(model_dir: Path, dtype: str, threads: int, **lora: object) -> LLMEngine:
+    return LLMEngine(EngineConfig(model=str(model_dir), dtype=dtype, device="cpu", max_num_seqs=32,
+                                  num_threads=threads, **lora))
+
+
+def _prompts(count: int, length: int, vocab: int) -> list[list[int]]:
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(100, min(vocab, 20000), (count, length), generator=gen).tolist()
+
+
+def run_engine(engine: LLMEngine, prompts: list[list[int]], loras: list[LoRARequest | None],
+               max_tokens: int, between_steps: list | None = None) -> tuple[float, list[float]]:
+    """Generated tokens/s for the batch, and each step's seconds; ``between_steps`` callables run mid-stream."""
+    params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
+    for i, (prompt, lora) in enumerate(zip(prompts, loras)):
+        engine.add_request(f"b{time.monotonic_ns()}-{i}", prompt, params, lora)
+    pending, steps = list(between_steps or []), []
+    start = time.perf_counter()
+    while engine.has_unfinished_requests():
+        if pending and len(steps) == 2:  # after the prefill and the first decode step
+            pending.pop(0)()
+        t0 = time.perf_counter()
+        engine.step()
+        steps.append(time.perf_counter() - t0)
+    return len(prompts) * max_tokens / (time.perf_counter() - start), steps
+
+
+def peft_tokens_per_s(model_dir: Path, dtype: str, folders: list[Path], prompts: list[list[int]],
+                      names: list[str], max_tokens: int) -> float:
+    """PEFT's mixed-adapter ``generate`` on the same requests (one static batch, greedy, no EOS stop)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).eval()
+    model = PeftModel.from_pretrained(base, folders[0], adapter_name="a0")
+    for i, folder in enumerate(folders[1:], start=1):
+        model.load_adapter(folder, adapter_name=f"a{i}")
+    model.base_model.model.generation_config.eos_token_id = None
+    x = torch.tensor(prompts)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        model.generate(input_ids=x, attention_mask=torch.ones_like(x), adapter_names=names, do_sample=False,
+                       max_new_tokens=max_tokens, pad_token_id=0)
+    return len(prompts) * max_tokens / (time.perf_counter() - start)
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def bench_dtype(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path]) -> None:
+    """(a) tax vs the bare base and (b) PEFT speed-up, plus (e) the load stall, for one dtype."""
+    requests = [LoRARequest(f"a{i}", i + 1, str(f)) for i, f in enumerate(folders)]
+    mixed = [requests[i % len(requests)] for i in range(args.requests)]
+    bare = _engine(model_dir, dtype, args.threads)
+    prompts = _prompts(args.requests, args.prompt_len, bare.vocab_size)
+    lora = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=16, max_lora_rank=args.rank,
+                   max_cpu_loras=64)
+    run_engine(bare, prompts[:2], [None, None], 4)  # warm-up
+    run_engine(lora, prompts[:2], mixed[:2], 4)
+    base_tps, lora_tps, steps = 0.0, 0.0, []
+    for _ in range(max(args.repeats, 1)):
+        base_tps = max(base_tps, run_engine(bare, prompts, [None] * args.requests, args.max_tokens)[0])
+        tps, run_steps = run_engine(lora, prompts, mixed, args.max_tokens)
+        lora_tps, steps = max(lora_tps, tps), steps + run_steps
+    del bare
+    added: list[float] = []
+
+    def add_late() -> None:
+        start = time.perf_counter()
+        lora.add_lora(LoRARequest("late", 999, str(folders[0])))
+        added.append(time.perf_counter() - start)
+
+    _, stall_steps = run_engine(lora, prompts, mixed, args.max_tokens, [add_late])
+    print(f"{dtype}: bare base {base_tps:.1f} tok/s | {args.adapters} adapters mixed {lora_tps:.1f} tok/s "
+          f"| multi-LoRA tax {100 * (1 - lora_tps / base_tps):.1f} %")
+    print(f"{dtype}: median step {1000 * sorted(steps)[len(steps) // 2]:.1f} ms; adapter registered mid-stream "
+          f"in {1000 * added[0]:.1f} ms, longest step after it {1000 * max(stall_steps[2:]):.1f} ms")
+    if not args.skip_peft:
+        names = [r.name if r else "__base__" for r in mixed]
+        peft_tps = peft_tokens_per_s(model_dir, dtype, folders, prompts, names, args.max_tokens)
+        print(f"{dtype}: PEFT mixed-batch generate {peft_tps:.1f} tok/s | Inkwell is {lora_tps / peft_tps:.1f}x")
+
+
+def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:
+    """(c) ``--many`` registered adapters on ``--slots`` slots, zipf picks, vs one adapter for everyone."""
+    links = []
+    for i in range(args.many):  # distinct names and folders; weights shared on disk through links
+        folder = root / f"many{i}"
+        folder.mkdir(exist_ok=True)
+        for name in ("adapter_config.json", "adapter_model.safetensors"):
+            if not (folder / name).exists():
+                os.symlink(folders[i % len(folders)] / name, folder / name)
+        links.append(LoRARequest(f"m{i}", i + 1, str(folder)))
+    engine = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=args.slots,
+                     max_lora_rank=args.rank, max_cpu_loras=64)
+    start = time.perf_counter()
+    for request in links:
+        engine.add_lora(request)
+    registered = time.perf_counter() - start
+    prompts = _prompts(args.requests, args.prompt_len, engine.vocab_size)
+    gen = torch.Generator().manual_seed(1)
+    weights = 1.0 / torch.arange(1, args.many + 1, dtype=torch.float64)
+    picks = torch.multinomial(weights, args.requests * 4, replacement=True, generator=gen).tolist()
+    run_engine(engine, prompts[:2], [links[0]] * 2, 4)
+    single, _ = run_engine(engine, prompts, [links[0]] * args.requests, args.max_tokens)
+    zipf = [run_engine(engine, prompts, [links[p] for p in picks[k::4]], args.max_tokens)[0] for k in range(2)]
+    print(f"{dtype}: {args.many} adapters registered in {registered:.1f} s; {args.slots} slots, zipf picks "
+          f"{min(zipf):.1f} tok/s vs single adapter {single:.1f} tok/s = {100 * min(zipf) / single:.0f} %")
+
+
+def bench_memory(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:
+    """(d) resident memory growth when ``--memory-adapters`` adapters are registered (host cache)."""
+    engine = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=16, max_lora_rank=args.rank,
+                     max_cpu_loras=max(args.memory_adapters, 16))
+    before = rss_bytes()
+    for i in range(args.memory_adapters):
+        folder = write_adapter(root / f"mem{i}", BaseShapes.from_hf_config(_hf_config(model_dir)), args.rank, 1000 + i)
+        engine.add_lora(LoRARequest(f"mem{i}", i + 1, str(folder)))
+    growth = rss_bytes() - before
+    size = engine.lora.stats()["host_bytes"]
+    print(f"{dtype}: {args.memory_adapters} adapters = {size / 2**20:.1f} MiB; resident memory grew "
+          f"{growth / 2**20:.1f} MiB = {growth / size:.2f}x their size (slots preallocated: "
+          f"{engine.lora.stats()['device_bytes'] / 2**20:.1f} MiB)")
+
+
+def _hf_config(model_dir: Path) -> object:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(model_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print every figure; see the module docstring."""
+    torch.set_num_threads(args.threads)
+    model_dir = resolve_model(args.model)
+    shapes = BaseShapes.from_hf_config(_hf_config(model_dir))
+    dtypes = args.dtype.split(",")
+    print(f"model {model_dir.name}; {args.requests} requests x ({args.prompt_len} prompt + {args.max_tokens} new "
+          f"tokens); rank-{args.rank} adapters on all 7 projections; {args.threads} thread(s)")
+    with tempfile.TemporaryDirectory(prefix="inkwell-bench-lora-") as tmp:
+        root = Path(tmp)
+        folders = [write_adapter(root / f"a{i}", shapes, args.rank, i) for i in range(args.adapters)]
+        for dtype in dtypes:
+            bench_dtype(args, model_dir, dtype, folders)
+        if args.many:
+            bench_many(args, model_dir, dtypes[0], folders, root)
+        if args.memory_adapters:
+            bench_memory(args, model_dir, dtypes[0], folders, root)
+    return 0

@@ -1,0 +1,89 @@
+"""LoRA-wrapped linears: swapped into a loaded model so the model file never mentions LoRA.
+
+``apply_lora(model, pool)`` replaces each layer's fused ``qkv_proj``, ``o_proj``, ``gate_up_proj`` and
+``down_proj`` with a :class:`LoRALinear` reading the pool's slot stacks in place (the base weights are
+shared, never copied). Per-step metadata comes from a getter, by default the engine's step context.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from engine.lora.loader import BaseShapes
+from engine.lora.pool import AdapterPool
+from kernels import LoRAMetadata, add_lora
+
+MetadataGetter = Callable[[], "LoRAMetadata | None"]
+# fused module name -> attribute path of its parent inside a decoder layer
+_PARENTS = {"qkv_proj": "self_attn", "o_proj": "self_attn", "gate_up_proj": "mlp", "down_proj": "mlp"}
+
+
+def context_metadata() -> LoRAMetadata | None:
+    """The LoRA metadata of the running step, from ``engine.context`` (``None`` outside a step)."""
+    from engine.context import get_context
+
+    return getattr(get_context(), "lora", None)
+
+
+class LoRALinear(nn.Module):
+    """``y = base(x)`` then, per token with slot ``s >= 0``, ``y[t, slice] += scale[t] * B[s] A[s] x[t]``.
+
+    ``lora_a [S, n_slices*R, in]`` and ``lora_b [S, out, R]`` are views of the pool's stacks.
+    """
+
+    def __init__(self, base: nn.Linear, lora_a: torch.Tensor, lora_b: torch.Tensor,
+                 slice_offsets: tuple[int, ...], metadata: MetadataGetter = context_metadata) -> None:
+        super().__init__()
+        if lora_a.shape[2] != base.in_features or lora_b.shape[1] != base.out_features:
+            raise ValueError(f"LoRA stacks {tuple(lora_a.shape)} / {tuple(lora_b.shape)} do not fit "
+                             f"Linear({base.in_features}, {base.out_features})")
+        self.base = base
+        self.lora_a, self.lora_b = lora_a, lora_b
+        self.slice_offsets = slice_offsets
+        self.metadata = metadata
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [..., in] -> [..., out]; tokens are the flattened leading dims, in metadata order."""
+        y = self.base(x)
+        meta = self.metadata()
+        if meta is None or not meta.has_lora:
+            return y
+        flat_x = x.reshape(-1, x.shape[-1])  # [T, in]
+        flat_y = y.view(-1, y.shape[-1])  # [T, out]
+        add_lora(flat_y, flat_x.contiguous(), self.lora_a, self.lora_b, meta, self.slice_offsets)
+        return y
+
+
+def _layers(model: nn.Module) -> nn.ModuleList:
+    return getattr(model, "layers", None) or model.model.layers
+
+
+def shapes_from_model(model: nn.Module) -> BaseShapes:
+    """The adapter targets' ``(in, out)`` shapes read off the model's fused linears."""
+    layer = _layers(model)[0]
+    attn, mlp = layer.self_attn, layer.mlp
+    q, k, v = attn.qkv_proj.output_sizes
+    gate, up = mlp.gate_up_proj.output_sizes
+    hidden, inter = attn.qkv_proj.in_features, mlp.down_proj.in_features
+    modules = {"q_proj": (hidden, q), "k_proj": (hidden, k), "v_proj": (hidden, v),
+               "o_proj": (attn.o_proj.in_features, attn.o_proj.out_features),
+               "gate_proj": (hidden, gate), "up_proj": (hidden, up), "down_proj": (inter, mlp.down_proj.out_features)}
+    return BaseShapes(len(_layers(model)), modules)
+
+
+def apply_lora(model: nn.Module, pool: AdapterPool, metadata: MetadataGetter = context_metadata) -> nn.Module:
+    """Wrap every fused projection of ``model.layers[i]`` (or ``model.model.layers[i]``) in place."""
+    layers = _layers(model)
+    if len(layers) != pool.shapes.num_layers:
+        raise ValueError(f"model has {len(layers)} layers, the adapter pool {pool.shapes.num_layers}")
+    for index, layer in enumerate(layers):
+        for fused, parent_name in _PARENTS.items():
+            parent = getattr(layer, parent_name)
+            base = getattr(parent, fused)
+            base = base.base if isinstance(base, LoRALinear) else base
+            a, b = pool.stacks(index, fused)
+            setattr(parent, fused, LoRALinear(base, a, b, pool.slice_offsets(fused), metadata))
+    return model

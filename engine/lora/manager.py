@@ -1,0 +1,91 @@
+"""The engine's LoRA side: adapter registration, a slot per running sequence, and the step metadata.
+
+Glue between the torch-free scheduler (which asks :meth:`LoRAManager.admit` before running a sequence
+and calls :meth:`release` when it finishes), the adapter pool, and the model runner (which asks for
+:meth:`step_metadata` once per step, shared by every LoRA-wrapped layer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+from typing import Protocol
+
+from torch import nn
+
+from engine.lora.pool import AdapterPool
+from engine.lora.linear import apply_lora, shapes_from_model
+from engine.lora.request import LoRARequest
+from kernels import LoRAMetadata
+
+
+class _Seq(Protocol):
+    seq_id: int
+    lora_request: LoRARequest | None
+
+
+class _Chunk(Protocol):
+    seq: _Seq
+    num_tokens: int
+
+
+class LoRAManager:
+    """Owns the adapter pool of one engine and wraps its model's projections once."""
+
+    def __init__(self, model: nn.Module, *, max_loras: int, max_lora_rank: int, max_cpu_loras: int,
+                 max_tokens: int, max_seqs: int) -> None:
+        weight = model.embed_tokens.weight
+        self.pool = AdapterPool(shapes_from_model(model), max_loras, max_lora_rank, max_cpu_loras,
+                                dtype=weight.dtype, device=weight.device)
+        apply_lora(model, self.pool)
+        self.metadata = LoRAMetadata.allocate(max_tokens, max_seqs, weight.device)
+        self._slots: dict[int, int] = {}  # seq_id -> pinned slot
+
+    def register(self, request: LoRARequest) -> None:
+        """Make ``request``'s adapter servable (load + validate now); a new path replaces the weights."""
+        known = self.pool.registered_path(request.name)
+        if known is None:
+            self.pool.register(request.name, request.path)
+        elif known != str(request.path):
+            self.pool.replace(request.name, request.path)
+
+    def admit(self, seq: _Seq) -> bool:
+        """Pin a slot for ``seq``'s adapter; False means wait (every slot is pinned)."""
+        if seq.lora_request is None or seq.seq_id in self._slots:
+            return True
+        if self.pool.registered_path(seq.lora_request.name) is None:  # removed while it waited
+            self.register(seq.lora_request)
+        slot = self.pool.acquire(seq.lora_request.name)
+        if slot is None:
+            return False
+        self._slots[seq.seq_id] = slot
+        return True
+
+    def release(self, seq: _Seq) -> None:
+        """Unpin ``seq``'s slot (finished or aborted); no-op for base sequences."""
+        slot = self._slots.pop(seq.seq_id, None)
+        if slot is not None:
+            self.pool.release(slot)
+
+    def slot(self, seq: _Seq) -> int:
+        """The slot ``seq`` runs on, -1 without adapter."""
+        return self._slots.get(seq.seq_id, -1)
+
+    def step_metadata(self, chunks: Seq[_Chunk]) -> LoRAMetadata:
+        """Fill the preallocated metadata for this step's chunks (in row order)."""
+        scales = [c.seq.lora_request.scale if c.seq.lora_request else 1.0 for c in chunks]
+        self.metadata.fill([c.num_tokens for c in chunks], [self.slot(c.seq) for c in chunks], scales)
+        return self.metadata
+
+    def stats(self) -> dict[str, int]:
+        """Pool memory and occupancy figures for metrics."""
+        return self.pool.memory()
+
+
+def lora_manager_for(model: nn.Module, config: object) -> LoRAManager | None:
+    """A manager when ``config.enable_lora``; sized from the engine config."""
+    if not getattr(config, "enable_lora", False):
+        return None
+    max_tokens = max(config.max_num_batched_tokens, config.max_num_seqs)
+    return LoRAManager(model, max_loras=config.max_loras, max_lora_rank=config.max_lora_rank,
+                       max_cpu_loras=config.max_cpu_loras, max_tokens=max_tokens, max_seqs=config.max_num_seqs)
+

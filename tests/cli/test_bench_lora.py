@@ -1,0 +1,23 @@
+"""``inkwell bench-lora`` runs end to end on a tiny model and prints every figure."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from cli.bench import lora as bench_lora
+
+
+def test_bench_lora_smoke(tiny_llama_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    bench_lora.configure(parser)
+    args = parser.parse_args(["--model", str(tiny_llama_dir), "--dtype", "float32", "--requests", "3",
+                              "--adapters", "2", "--prompt-len", "4", "--max-tokens", "4", "--many", "5",
+                              "--slots", "2", "--memory-adapters", "2"])
+    assert bench_lora.run(args) == 0
+    out = capsys.readouterr().out
+    for figure in ("multi-LoRA tax", "PEFT mixed-batch generate", "zipf picks", "resident memory grew",
+                   "registered mid-stream"):
+        assert figure in out, out

@@ -1,0 +1,1 @@
+"""The style training pipeline: corpora, datasets, LoRA training and evaluation (not needed to serve)."""

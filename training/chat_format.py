@@ -1,0 +1,45 @@
+"""Turn (system prompt, request, reply) into the base model's ChatML tokens, shared by training and eval."""
+
+from __future__ import annotations
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from training.data.pairs import Pair
+
+IGNORE = -100  # label of tokens that carry no loss (system prompt and request)
+
+
+def prompt_text(tokenizer: PreTrainedTokenizerBase, system: str, request: str) -> str:
+    """The chat-templated prompt up to and including the assistant header."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": request}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def encode_pair(
+    tokenizer: PreTrainedTokenizerBase, system: str, pair: Pair, max_len: int
+) -> tuple[list[int], list[int]] | None:
+    """(input_ids, labels) with loss on the reply and its end token only; None if the prompt is too long.
+
+    The reply is cut to fit ``max_len`` tokens; a cut reply loses its end-of-turn token.
+    """
+    prompt_ids = tokenizer(prompt_text(tokenizer, system, pair.prompt), add_special_tokens=False)["input_ids"]
+    reply_ids = tokenizer(pair.response + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    room = max_len - len(prompt_ids)
+    if room < 8:
+        return None
+    reply_ids = reply_ids[:room]
+    return prompt_ids + reply_ids, [IGNORE] * len(prompt_ids) + reply_ids
+
+
+def pad_batch(
+    examples: list[tuple[list[int], list[int]]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-pad (input_ids, labels) examples: ids, labels (IGNORE on padding) and attention mask, each (B, T)."""
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), width), pad_id)
+    labels = torch.full((len(examples), width), IGNORE)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (x, y) in enumerate(examples):
+        ids[row, : len(x)], labels[row, : len(y)], mask[row, : len(x)] = torch.tensor(x), torch.tensor(y), 1
+    return ids, labels, mask
