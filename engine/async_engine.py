@@ -249,7 +249,7 @@ class AsyncLLMEngine:
     def _step(self) -> None:
         try:
             outputs = self.engine.step()
-        except Exception as exc:
+        except Exception as exc:  # the engine isolates a request's own failures; this is the last resort
             log.exception("engine step failed; failing the requests in flight")
             self._abort_all(EngineError(f"engine step failed: {exc}"))
             return
@@ -277,6 +277,7 @@ class AsyncLLMEngine:
                 self.engine.abort(request_id)
             except Exception:
                 log.exception("abort of %s failed", request_id)
+        self._refresh_stats()  # before delivery: the counters show the aborts as soon as a client sees them
         self._fail_all(error)
 
     def _fail_all(self, error: BaseException) -> None:

@@ -37,3 +37,14 @@ def allocate_kv_cache(model: Transformer, num_blocks: int, block_size: int) -> t
         layer.self_attn.k_cache = cache[i, 0]
         layer.self_attn.v_cache = cache[i, 1]
     return cache
+
+
+def scrub_blocks(cache: torch.Tensor, block_ids: list[int]) -> None:
+    """Replace NaN/Inf in the listed blocks of ``cache`` by 0; finite values stay as they are.
+
+    Masked-out slots still enter attention as ``0 * value``: a NaN left in a freed block would turn
+    its next owner (or every row padded with block 0) into NaN. Called when a request fails.
+    """
+    if block_ids:
+        index = torch.tensor(block_ids, device=cache.device)
+        cache.index_copy_(2, index, cache.index_select(2, index).nan_to_num_(0.0, 0.0, 0.0))

@@ -11,7 +11,7 @@ import torch
 
 from engine.block_manager import BlockManager
 from engine.config import EngineConfig
-from engine.kv_cache import allocate_kv_cache, num_blocks_for
+from engine.kv_cache import allocate_kv_cache, num_blocks_for, scrub_blocks
 from engine.loader import load_model
 from engine.lora.manager import LoRAManager, lora_manager_for
 from engine.lora.request import LoRARequest
@@ -21,11 +21,12 @@ from engine.packed_linear import pack_linears
 from engine.outputs import CompletionOutput, RequestOutput
 from engine.sampler import SampledToken, make_generator
 from engine.sampling_params import SamplingParams
-from engine.scheduler import Scheduler
+from engine.scheduler import ScheduledSeq, Scheduler
 from engine.sequence import Sequence, SequenceStatus
 from engine.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
+MAX_ERROR_CHARS = 300  # a failure's message, as the client sees it
 
 
 @dataclass(eq=False)
@@ -37,6 +38,7 @@ class _Request:
     prompt_ids: list[int]
     seqs: list[Sequence]
     metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -57,7 +59,7 @@ class LLMEngine:
         pack_linears(model)  # CPU float32 only; a no-op elsewhere
         self.max_model_len = min(config.max_model_len, model.args.max_position_embeddings)
         blocks = num_blocks_for(model.args, config.block_size, dtype, config.kv_cache_memory, self.max_model_len)
-        allocate_kv_cache(model, blocks, config.block_size)
+        self.kv_cache = allocate_kv_cache(model, blocks, config.block_size)
         self.lora = lora_manager_for(model, config)
         self.block_manager = BlockManager(blocks, config.block_size)
         self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens,
@@ -114,15 +116,20 @@ class LLMEngine:
         self._requests.pop(request_id, None)
 
     def step(self) -> list[RequestOutput]:
-        """Run one scheduled forward pass; return an output for each request that got new tokens."""
+        """Run one scheduled forward pass; return an output for each request that got new tokens or failed.
+
+        A failure that some requests cause (an adapter that no longer loads, a kernel error, NaN or
+        infinite logits) fails only those requests: finish reason "error", ``RequestOutput.error`` in
+        words, their blocks and slots freed. The rest of the batch goes on.
+        """
         plan = self.scheduler.schedule()
-        if not plan.scheduled:
-            return []
-        sampled = self.runner.run(plan.scheduled)
+        failures = self.lora.take_failures() if self.lora is not None else {}
+        sampled = self._run_isolated(plan.scheduled, failures) if plan.scheduled else {}
         deltas: dict[Sequence, tuple[list[int], str]] = {}
-        for chunk, token in zip([s for s in plan.scheduled if s.samples], sampled):
-            deltas[chunk.seq] = self._append(chunk.seq, token)
-        return [self._output(req, deltas) for req in self._progressed(deltas)]
+        for seq, token in sampled.items():
+            self._take(seq, token, deltas, failures)
+        failed = self._fail(failures)
+        return [self._output(req, deltas) for req in self._progressed(deltas, failed)]
 
     def has_unfinished_requests(self) -> bool:
         """True while any request waits or runs."""
@@ -142,6 +149,52 @@ class LLMEngine:
         if self.lora is not None:
             stats["lora_memory"] = self.lora.stats()
         return stats
+
+    def _run_isolated(self, chunks: list[ScheduledSeq],
+                      failures: dict[Sequence, str]) -> dict[Sequence, SampledToken]:
+        """Run ``chunks``; if the step raises, run each chunk alone so that only the culprits fail.
+
+        A rerun writes the same keys/values again. A seeded row sampled before the failure draws anew.
+        """
+        try:
+            tokens = self.runner.run(chunks)
+        except Exception as exc:  # isolated here: never fatal to the other requests
+            if len(chunks) == 1:
+                failures[chunks[0].seq] = f"the engine step failed: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+                return {}
+            log.warning("a step of %d chunks failed (%s); running them one by one", len(chunks), exc)
+            sampled: dict[Sequence, SampledToken] = {}
+            for chunk in chunks:
+                sampled.update(self._run_isolated([chunk], failures))
+            return sampled
+        return {chunk.seq: token for chunk, token in zip([c for c in chunks if c.samples], tokens)}
+
+    def _take(self, seq: Sequence, token: SampledToken, deltas: dict[Sequence, tuple[list[int], str]],
+              failures: dict[Sequence, str]) -> None:
+        """Append ``token`` to ``seq`` (its delta into ``deltas``), or record why ``seq`` fails."""
+        if token.error is not None:
+            failures[seq] = token.error
+            return
+        try:
+            deltas[seq] = self._append(seq, token)
+        except Exception as exc:  # a detokenizer or stop-rule failure is this request's alone
+            failures[seq] = f"the output could not be decoded: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+
+    def _fail(self, failures: dict[Sequence, str]) -> list[_Request]:
+        """Finish every request of ``failures`` with "error": free its blocks (scrubbed) and slots."""
+        failed = []
+        for seq, message in failures.items():
+            req = self._requests.get(seq.request_id)
+            if req is None or req.error is not None:
+                continue
+            log.warning("request %s failed: %s", seq.request_id, message)
+            for sibling in req.seqs:
+                scrub_blocks(self.kv_cache, sibling.block_table)  # no NaN left for the blocks' next owner
+            for sibling in self.scheduler.abort(seq.request_id):
+                sibling.finish("error")
+            req.error = message
+            failed.append(req)
+        return failed
 
     def _prompt_ids(self, prompt: str | list[int]) -> list[int]:
         if isinstance(prompt, str):
@@ -196,9 +249,9 @@ class LLMEngine:
             seq.finish("length")
         return delta
 
-    def _progressed(self, deltas: dict[Sequence, tuple[list[int], str]]) -> list[_Request]:
+    def _progressed(self, deltas: dict[Sequence, tuple[list[int], str]], failed: list[_Request]) -> list[_Request]:
         """Requests touched this step, in first-seen order; finished ones are forgotten after."""
-        reqs = list(dict.fromkeys(self._requests[seq.request_id] for seq in deltas))
+        reqs = list(dict.fromkeys([*(self._requests[seq.request_id] for seq in deltas), *failed]))
         now = time.time()
         for req in reqs:
             req.metrics.setdefault("first_token", now)
@@ -217,4 +270,4 @@ class LLMEngine:
                 logprobs=list(seq.logprobs) if seq.params.logprobs is not None else None,
             ))
         return RequestOutput(req.request_id, req.prompt, req.prompt_ids, completions,
-                             finished=req.finished, metrics=dict(req.metrics))
+                             finished=req.finished, error=req.error, metrics=dict(req.metrics))

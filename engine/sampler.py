@@ -11,6 +11,10 @@ therefore gets the same tokens whatever else shares its batch, and wherever it s
 Logprobs (when ``params.logprobs`` is set) are ``log_softmax`` of the logits after penalties and
 temperature (temperature 1 for greedy rows) and before top-k / top-p / min-p truncation, like vLLM's
 processed logprobs: the chosen token's value plus the ``logprobs`` most likely alternatives.
+
+A row whose processed logits are not all finite (NaN or Inf from the model or an adapter) gets an
+``error`` instead of a token; it is sampled as if its logits were zero, so the other rows' draws
+are the same as without it.
 """
 
 from __future__ import annotations
@@ -37,10 +41,17 @@ class SampleRow:
 
 @dataclass
 class SampledToken:
-    """The token picked for a row, with its logprob record when the row asked for one."""
+    """The token picked for a row, with its logprob record when the row asked for one.
+
+    ``error`` (in words) means the row could not be sampled; ``token_id`` is then meaningless.
+    """
 
     token_id: int
     logprob: TokenLogprob | None
+    error: str | None = None
+
+
+NON_FINITE = "the logits became NaN or infinite (the adapter's weights or the sampling parameters overflow)"
 
 
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator | None:
@@ -80,6 +91,9 @@ class Sampler:
                              f"got shape {tuple(logits.shape)}")
         params = [row.params for row in rows]
         logits = self._scale(self._penalize(logits.float(), rows), params)  # [B, V]
+        finite = logits.isfinite().all(dim=1)  # [B]
+        if not bool(finite.all()):
+            logits = torch.where(finite.unsqueeze(1), logits, torch.zeros_like(logits))
         tokens = torch.empty(len(rows), dtype=torch.long, device=logits.device)  # [B]
         greedy, sampled = _where(params, lambda p: p.greedy), _where(params, lambda p: not p.greedy)
         if greedy:
@@ -87,7 +101,8 @@ class Sampler:
         if sampled:
             tokens[sampled] = self._draw(_take(logits, sampled), [rows[i] for i in sampled])
         logprobs = self._logprobs(logits, tokens, params)
-        return [SampledToken(t, record) for t, record in zip(tokens.tolist(), logprobs)]
+        return [SampledToken(t, record, None if ok else NON_FINITE)
+                for t, record, ok in zip(tokens.tolist(), logprobs, finite.tolist())]
 
     def _penalize(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
         params = [row.params for row in rows]

@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 2.0  # below 0.01 logits / T overflow; use 0 (greedy) instead
+MIN_REPETITION_PENALTY, MAX_REPETITION_PENALTY = 0.01, 10.0
+SEED_RANGE = (-(2**63), 2**63 - 1)  # int64, as OpenAI documents it
+
+# field -> (test, rule in words); every float must also be finite, every int an int
+_FLOAT_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "temperature": (lambda t: t == 0.0 or MIN_TEMPERATURE <= t <= MAX_TEMPERATURE,
+                    f"must be 0 (greedy) or in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}]"),
+    "top_p": (lambda p: 0.0 < p <= 1.0, "must be in (0, 1]"),
+    "min_p": (lambda p: 0.0 <= p <= 1.0, "must be in [0, 1]"),
+    "repetition_penalty": (lambda p: MIN_REPETITION_PENALTY <= p <= MAX_REPETITION_PENALTY,
+                           f"must be in [{MIN_REPETITION_PENALTY:g}, {MAX_REPETITION_PENALTY:g}]"),
+    "presence_penalty": (lambda p: -2.0 <= p <= 2.0, "must be in [-2, 2]"),
+    "frequency_penalty": (lambda p: -2.0 <= p <= 2.0, "must be in [-2, 2]"),
+}
+_INT_RULES: dict[str, tuple[Callable[[int], bool], str]] = {
+    "n": (lambda n: n >= 1, "must be >= 1"),
+    "top_k": (lambda k: k == -1 or k >= 1, "must be -1 (disabled) or >= 1"),
+    "max_tokens": (lambda m: m >= 1, "must be >= 1"),
+    "seed": (lambda s: SEED_RANGE[0] <= s <= SEED_RANGE[1], "must be a 64-bit signed integer"),
+    "logprobs": (lambda k: 0 <= k <= 20, "must be in [0, 20]"),
+}
+_OPTIONAL = ("seed", "logprobs")
+
+
+def _float_problem(value: object, test: Callable[[float], bool], rule: str) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "must be a number"
+    if not math.isfinite(value):
+        return "must be a finite number"
+    return None if test(value) else rule
+
+
+def _int_problem(value: object, test: Callable[[int], bool], rule: str) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an integer"
+    return None if test(value) else rule
 
 
 @dataclass
 class SamplingParams:
     """How to sample one request's tokens. Invalid values raise ``ValueError`` naming the field.
 
-    temperature 0 means greedy. ``seed`` makes a request reproducible whatever else shares its batch.
-    ``stop`` strings end the text (the stop string itself is not returned); ``stop_token_ids`` end it
-    after that token. ``logprobs=k`` returns the chosen token's logprob plus the top-k alternatives.
+    temperature 0 means greedy, else it lies in [0.01, 2]. ``seed`` makes a request reproducible
+    whatever else shares its batch. ``stop`` strings end the text (the stop string itself is not
+    returned); ``stop_token_ids`` end it after that token. ``logprobs=k`` returns the chosen token's
+    logprob plus the top-k alternatives.
     """
 
     n: int = 1
@@ -34,21 +75,15 @@ class SamplingParams:
         if isinstance(self.stop, str):
             self.stop = [self.stop]
         self.stop = [s for s in self.stop if s]
-        checks = [
-            (self.n >= 1, "n", "must be >= 1"),
-            (self.temperature >= 0.0, "temperature", "must be >= 0"),
-            (0.0 < self.top_p <= 1.0, "top_p", "must be in (0, 1]"),
-            (self.top_k == -1 or self.top_k >= 1, "top_k", "must be -1 (disabled) or >= 1"),
-            (0.0 <= self.min_p <= 1.0, "min_p", "must be in [0, 1]"),
-            (self.repetition_penalty > 0.0, "repetition_penalty", "must be > 0"),
-            (-2.0 <= self.presence_penalty <= 2.0, "presence_penalty", "must be in [-2, 2]"),
-            (-2.0 <= self.frequency_penalty <= 2.0, "frequency_penalty", "must be in [-2, 2]"),
-            (self.max_tokens >= 1, "max_tokens", "must be >= 1"),
-            (self.logprobs is None or 0 <= self.logprobs <= 20, "logprobs", "must be in [0, 20]"),
-        ]
-        for ok, name, rule in checks:
-            if not ok:
-                raise ValueError(f"{name} {rule}, got {getattr(self, name)!r}")
+        for name, problem in self._problems():
+            if problem is not None:
+                raise ValueError(f"{name} {problem}, got {getattr(self, name)!r}")
+
+    def _problems(self) -> list[tuple[str, str | None]]:
+        floats = [(name, _float_problem(getattr(self, name), *rule)) for name, rule in _FLOAT_RULES.items()]
+        ints = [(name, _int_problem(getattr(self, name), *rule)) for name, rule in _INT_RULES.items()
+                if not (name in _OPTIONAL and getattr(self, name) is None)]
+        return floats + ints
 
     @property
     def greedy(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from torch import nn
 
+from engine.lora.loader import AdapterError
 from engine.lora.pool import AdapterPool
 from engine.lora.linear import apply_lora, shapes_from_model
 from engine.lora.request import LoRARequest
@@ -39,6 +40,7 @@ class LoRAManager:
         apply_lora(model, self.pool)
         self.metadata = LoRAMetadata.allocate(max_tokens, max_seqs, weight.device)
         self._slots: dict[int, int] = {}  # seq_id -> pinned slot
+        self._failures: dict[_Seq, str] = {}  # refused sequences -> why, until take_failures()
 
     def register(self, request: LoRARequest) -> None:
         """Make ``request``'s adapter servable (load + validate now); a new path replaces the weights."""
@@ -49,16 +51,32 @@ class LoRAManager:
             self.pool.replace(request.name, request.path)
 
     def admit(self, seq: _Seq) -> bool:
-        """Pin a slot for ``seq``'s adapter; False means wait (every slot is pinned)."""
+        """Pin a slot for ``seq``'s adapter; False means wait (every slot is pinned) or failed.
+
+        An adapter that cannot be loaded any more (its folder deleted or changed) fails ``seq``
+        alone: it is reported by :meth:`take_failures`, never raised into the scheduler.
+        """
         if seq.lora_request is None or seq.seq_id in self._slots:
             return True
-        if self.pool.registered_path(seq.lora_request.name) is None:  # removed while it waited
-            self.register(seq.lora_request)
-        slot = self.pool.acquire(seq.lora_request.name)
+        try:
+            slot = self._acquire(seq.lora_request)
+        except AdapterError as exc:
+            self._failures[seq] = str(exc)
+            return False
         if slot is None:
             return False
         self._slots[seq.seq_id] = slot
         return True
+
+    def take_failures(self) -> dict[_Seq, str]:
+        """Sequences :meth:`admit` refused for good since the last call, with the reason (then cleared)."""
+        failures, self._failures = self._failures, {}
+        return failures
+
+    def _acquire(self, request: LoRARequest) -> int | None:
+        if self.pool.registered_path(request.name) is None:  # removed while it waited
+            self.register(request)
+        return self.pool.acquire(request.name)
 
     def release(self, seq: _Seq) -> None:
         """Unpin ``seq``'s slot (finished or aborted); no-op for base sequences."""
