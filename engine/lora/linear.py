@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from engine.lora.loader import BaseShapes
+from engine.lora.loader import FUSED_TARGETS, BaseShapes
 from engine.lora.pool import AdapterPool
 from kernels import LoRAMetadata, add_lora
 
@@ -71,7 +71,21 @@ def shapes_from_model(model: nn.Module) -> BaseShapes:
     modules = {"q_proj": (hidden, q), "k_proj": (hidden, k), "v_proj": (hidden, v),
                "o_proj": (attn.o_proj.in_features, attn.o_proj.out_features),
                "gate_proj": (hidden, gate), "up_proj": (hidden, up), "down_proj": (inter, mlp.down_proj.out_features)}
-    return BaseShapes(len(_layers(model)), modules)
+    return BaseShapes(len(_layers(model)), modules, _weight_norms(model))
+
+
+def _weight_norms(model: nn.Module) -> dict[tuple[int, str], float]:
+    """Frobenius norm of each target's base weight (its rows of the fused projection), per layer."""
+    norms = {}
+    for index, layer in enumerate(_layers(model)):
+        for fused, parent_name in _PARENTS.items():
+            linear = getattr(getattr(layer, parent_name), fused)
+            linear = linear.base if isinstance(linear, LoRALinear) else linear
+            weight = linear.weight.detach()  # [out, in]
+            sizes = getattr(linear, "output_sizes", None) or [weight.shape[0]]
+            for target, rows in zip(FUSED_TARGETS[fused], weight.split(list(sizes))):
+                norms[(index, target)] = float(torch.linalg.vector_norm(rows, dtype=torch.float32))
+    return norms
 
 
 def apply_lora(model: nn.Module, pool: AdapterPool, metadata: MetadataGetter = context_metadata) -> nn.Module:

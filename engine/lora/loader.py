@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ FUSED_TARGETS: dict[str, tuple[str, ...]] = {
     "down_proj": ("down_proj",),
 }
 _KEY = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(" + "|".join(TARGETS) + r")\.lora_([AB])\.weight$")
+MAX_SCALING = 1024.0  # lora_alpha / r (or / sqrt(r)) above this is refused; trained adapters use ~0.5-16
+MAX_DELTA_RATIO = 100.0  # ||scaling * B A|| / ||W|| above this is refused; trained adapters stay below ~0.1
 _CONVERT_HINT = (
     "convert it with: PeftModel.from_pretrained(base, path).save_pretrained(out_dir, safe_serialization=True), "
     "or safetensors.torch.save_file(torch.load('adapter_model.bin'), 'adapter_model.safetensors')"
@@ -41,10 +43,15 @@ class AdapterError(ValueError):
 
 @dataclass(frozen=True)
 class BaseShapes:
-    """What an adapter must fit: the layer count and ``(in_features, out_features)`` per target module."""
+    """What an adapter must fit: the layer count and ``(in_features, out_features)`` per target module.
+
+    ``weight_norms[(layer, target)]`` (Frobenius norms of the base weights, when known) bound how large
+    an adapter's update may be: see ``MAX_DELTA_RATIO``.
+    """
 
     num_layers: int
     modules: dict[str, tuple[int, int]]
+    weight_norms: dict[tuple[int, str], float] = field(default_factory=dict)
 
     @classmethod
     def from_hf_config(cls, config: Any) -> BaseShapes:
@@ -73,8 +80,11 @@ class LoadedAdapter:
         return sum(a.nbytes + b.nbytes for a, b in self.weights.values())
 
     def to(self, dtype: torch.dtype) -> LoadedAdapter:
-        """A copy with every tensor cast to ``dtype`` (the serving dtype of the pool)."""
+        """A copy with every tensor cast to ``dtype`` (the serving dtype of the pool); refused if it overflows."""
         weights = {key: (a.to(dtype), b.to(dtype)) for key, (a, b) in self.weights.items()}
+        for (layer, target), (a, b) in weights.items():
+            if not (torch.isfinite(a.sum()) and torch.isfinite(b.sum())):
+                raise _fail(self.name, f"layers.{layer}.{target}: the weights overflow {dtype}")
         return LoadedAdapter(self.name, self.path, self.rank, self.scaling, weights)
 
 
@@ -84,14 +94,16 @@ def _fail(name: str, message: str) -> AdapterError:
 
 def _read_config(name: str, folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
-        raise _fail(name, f"folder {str(folder)!r} does not exist")
+        raise _fail(name, "its folder does not exist (deleted or moved?)")
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
-        raise _fail(name, f"{CONFIG_FILE} is missing in {str(folder)!r} (not a PEFT adapter folder?)")
+        raise _fail(name, f"{CONFIG_FILE} is missing in its folder (not a PEFT adapter folder?)")
     try:
         config = json.loads(config_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise _fail(name, f"{CONFIG_FILE} is corrupt: {err}") from err
+    except OSError as err:
+        raise _fail(name, f"{CONFIG_FILE} cannot be read: {err.strerror}") from err
     if not isinstance(config, dict):
         raise _fail(name, f"{CONFIG_FILE} must hold a JSON object")
     return config
@@ -121,15 +133,32 @@ def _check_config(name: str, config: dict[str, Any], max_rank: int) -> None:
             raise _fail(name, why)
     _check_targets(name, config.get("target_modules"))
     rank = config.get("r")
-    if not isinstance(rank, int) or rank < 1:
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
         raise _fail(name, f"r must be a positive integer, got {rank!r}")
     if rank > max_rank:
         raise _fail(name, f"rank r={rank} exceeds max_lora_rank={max_rank}; raise max_lora_rank or retrain")
 
 
+def _scaling(name: str, config: dict[str, Any], rank: int) -> float:
+    """``lora_alpha / r`` (``/ sqrt(r)`` with rsLoRA), checked to be a finite, positive, bounded number."""
+    alpha = config.get("lora_alpha", rank)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0:
+        raise _fail(name, f"lora_alpha must be a finite positive number, got {alpha!r}")
+    rslora = config.get("use_rslora", False)
+    if not isinstance(rslora, bool):
+        raise _fail(name, f"use_rslora must be true or false, got {rslora!r}")
+    scaling = alpha / math.sqrt(rank) if rslora else alpha / rank
+    if scaling > MAX_SCALING:
+        raise _fail(name, f"lora_alpha {alpha:g} gives a scaling of {scaling:.3g}, above the limit {MAX_SCALING:g}; "
+                          "is lora_alpha a typo?")
+    return scaling
+
+
 def _check_targets(name: str, targets: Any) -> None:
     if isinstance(targets, str):
         return  # a regex: the tensor names are checked one by one instead
+    if targets is not None and not (isinstance(targets, list) and all(isinstance(t, str) for t in targets)):
+        raise _fail(name, f"target_modules must be a list of module names or a regex, got {targets!r}")
     bad = sorted(set(targets or ()) - set(TARGETS))
     if bad:
         raise _fail(name, f"target_modules {bad} are not supported (embeddings and lm_head included); "
@@ -141,10 +170,12 @@ def _read_tensors(name: str, folder: Path) -> dict[str, torch.Tensor]:
     if not weights_path.is_file():
         if (folder / "adapter_model.bin").is_file():
             raise _fail(name, f"only adapter_model.bin (pickle) found; {WEIGHTS_FILE} is required: {_CONVERT_HINT}")
-        raise _fail(name, f"{WEIGHTS_FILE} is missing in {str(folder)!r}")
+        raise _fail(name, f"{WEIGHTS_FILE} is missing in its folder")
     try:
         return load_file(str(weights_path))
-    except (SafetensorError, OSError, ValueError) as err:
+    except OSError as err:
+        raise _fail(name, f"{WEIGHTS_FILE} cannot be read: {err.strerror}") from err
+    except (SafetensorError, ValueError) as err:
         raise _fail(name, f"{WEIGHTS_FILE} is corrupt: {err}") from err
 
 
@@ -198,8 +229,22 @@ def load_adapter(name: str, path: str | Path, shapes: BaseShapes, max_rank: int)
     config = _read_config(name, folder)
     _check_config(name, config, max_rank)
     rank = config["r"]
-    alpha = config.get("lora_alpha", rank)
-    scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+    scaling = _scaling(name, config, rank)
     pairs = _pair_up(name, _read_tensors(name, folder), shapes, rank)
     weights = {key: (a, b.mul_(scaling)) for key, (a, b) in pairs.items()}  # in place: no second copy
+    for key, (a, b) in weights.items():
+        _check_delta(name, key, a, b, shapes.weight_norms.get(key))
     return LoadedAdapter(name, str(folder), rank, scaling, weights)
+
+
+def _check_delta(name: str, key: tuple[int, str], a: torch.Tensor, b: torch.Tensor, base_norm: float | None) -> None:
+    """Refuse an update ``B A`` (B pre-scaled) whose norm is not finite or absurd beside the base weight's."""
+    # ||B A||_F^2 = sum((B^T B) * (A A^T)): two [r, r] products instead of the [out, in] update
+    squared = float(((b.T @ b) * (a @ a.T)).sum())
+    where = f"layers.{key[0]}.{key[1]}"
+    if not math.isfinite(squared):
+        raise _fail(name, f"{where}: the update B·A overflows (lora_alpha or the weights are far too large)")
+    norm = math.sqrt(max(0.0, squared))  # rounding may leave a tiny negative
+    if base_norm is not None and norm > MAX_DELTA_RATIO * base_norm:
+        raise _fail(name, f"{where}: the update's norm {norm:.3g} is {norm / max(base_norm, 1e-30):.3g} times the "
+                          f"base weight's (limit {MAX_DELTA_RATIO:g}x): lora_alpha or the weights are far too large")

@@ -100,10 +100,9 @@ class AdapterPool:
     def replace(self, name: str, path: str | Path) -> None:
         """Swap ``name``'s weights; running sequences keep the old ones until they release their slot."""
         self._require_known(name)
-        adapter = load_adapter(name, path, self.shapes, self.max_rank)
+        self._cache(name, load_adapter(name, path, self.shapes, self.max_rank))  # raises before any change
         self._detach(name)
         self._paths[name] = str(path)
-        self._cache(name, adapter)
 
     def unregister(self, name: str) -> None:
         """Forget ``name``; a slot still used by running sequences is freed when they release it."""
@@ -135,7 +134,7 @@ class AdapterPool:
 
     def _host_adapter(self, name: str) -> LoadedAdapter:
         if name not in self._host:
-            logger.info("reloading adapter %r from %s", name, self._paths[name])
+            logger.info("reloading adapter %r from %s", name, self._paths[name])  # AdapterError if it changed
             self._cache(name, load_adapter(name, self._paths[name], self.shapes, self.max_rank))
         self._host.move_to_end(name)
         return self._host[name]

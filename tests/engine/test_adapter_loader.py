@@ -13,7 +13,7 @@ import torch
 from lora_testing import TINY, tiny_llama, write_adapter
 from safetensors.torch import load_file, save_file
 
-from engine.lora.loader import AdapterError, BaseShapes, load_adapter
+from engine.lora.loader import TARGETS, AdapterError, BaseShapes, load_adapter
 
 SHAPES = BaseShapes.from_hf_config(tiny_llama().config)
 KEY = "base_model.model.model.layers.{}.self_attn.q_proj.lora_{}.weight"
@@ -75,6 +75,13 @@ CONFIG_REFUSALS = {
     "lora_bias": ({"lora_bias": True}, "lora_bias"),
     "not_lora": ({"peft_type": "IA3"}, "not LORA"),
     "bad_rank": ({"r": 0}, "positive integer"),
+    "bool_rank": ({"r": True}, "positive integer"),
+    "string_alpha": ({"lora_alpha": "16"}, "lora_alpha must be a finite positive number, got '16'"),
+    "nan_alpha": ({"lora_alpha": float("nan")}, "lora_alpha must be a finite positive number"),
+    "negative_alpha": ({"lora_alpha": -16}, "lora_alpha must be a finite positive number"),
+    "huge_alpha": ({"lora_alpha": 1e30}, "scaling of 1.25e\\+29, above the limit 1024"),
+    "string_rslora": ({"use_rslora": "yes"}, "use_rslora must be true or false"),
+    "target_type": ({"target_modules": 5}, "target_modules must be a list of module names"),
 }
 
 
@@ -127,9 +134,42 @@ def test_non_finite_weights(copy_dir: Path) -> None:
         load_adapter("x", copy_dir, SHAPES, max_rank=16)
 
 
-def test_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(AdapterError, match="does not exist"):
+def test_missing_folder_says_so_without_the_path(tmp_path: Path) -> None:
+    with pytest.raises(AdapterError, match="does not exist") as refused:
         load_adapter("x", tmp_path / "nope", SHAPES, max_rank=16)
+    assert str(tmp_path) not in str(refused.value)
+
+
+def base_norms(scale: float = 1.0) -> dict[tuple[int, str], float]:
+    """Frobenius norms of the tiny Llama's weights per (layer, target), times ``scale``."""
+    layers = tiny_llama().model.layers
+    return {(i, target): float(getattr(getattr(layer, "mlp" if target in ("gate_proj", "up_proj", "down_proj")
+                                               else "self_attn"), target).weight.detach().norm()) * scale
+            for i, layer in enumerate(layers) for target in TARGETS}
+
+
+def test_an_update_within_bounds_of_the_base_loads(adapter_dir: Path) -> None:
+    shapes = BaseShapes(SHAPES.num_layers, SHAPES.modules, base_norms())
+    assert load_adapter("a", adapter_dir, shapes, max_rank=16).scaling == 2.0
+
+
+def test_an_update_absurd_beside_the_base_is_refused(adapter_dir: Path) -> None:
+    shapes = BaseShapes(SHAPES.num_layers, SHAPES.modules, base_norms(scale=1e-4))
+    with pytest.raises(AdapterError, match=r"layers\.0\.\w+_proj: the update.s norm .* times the base weight.s"):
+        load_adapter("a", adapter_dir, shapes, max_rank=16)
+
+
+def test_an_update_that_overflows_is_refused(copy_dir: Path) -> None:
+    edit_tensors(copy_dir, lambda t: t[KEY.format(0, "B")].fill_(1e30))
+    with pytest.raises(AdapterError, match="layers.0.q_proj: the update B·A overflows"):
+        load_adapter("x", copy_dir, SHAPES, max_rank=16)
+
+
+def test_weights_that_overflow_the_serving_dtype_are_refused(copy_dir: Path) -> None:
+    edit_tensors(copy_dir, lambda t: (t[KEY.format(0, "B")].fill_(1e6), t[KEY.format(0, "A")].fill_(1e-8)))
+    adapter = load_adapter("x", copy_dir, SHAPES, max_rank=16)
+    with pytest.raises(AdapterError, match="overflow torch.float16"):
+        adapter.to(torch.float16)
 
 
 def test_missing_config(copy_dir: Path) -> None:
