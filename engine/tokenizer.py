@@ -12,6 +12,7 @@ from tokenizers import Tokenizer as HFTokenizer
 from engine.chat_template import ChatTemplate
 from engine.detokenizer import OutputDetokenizer
 from engine.sampling_params import SamplingParams
+from engine.token_bytes import TokenBytes
 
 SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "pad_token", "unk_token")
 
@@ -57,6 +58,7 @@ class Tokenizer:
         self.chat_template = chat_template
         self.eos_token_ids = set(eos_token_ids)
         self.bos_token_id = bos_token_id
+        self.token_bytes = TokenBytes(backend)  # token id -> the bytes it stands for
 
     @classmethod
     def from_dir(cls, path: str | os.PathLike) -> Tokenizer:
@@ -88,7 +90,8 @@ class Tokenizer:
         """Token ids of ``text``."""
         if not isinstance(text, str):
             raise ValueError(f"text to encode must be a string, got {type(text).__name__}")
-        return self.backend.encode(text, add_special_tokens=add_special_tokens).ids
+        # encode_batch releases the GIL (encode holds it): a long text never stalls the other threads
+        return self.backend.encode_batch([text], add_special_tokens=add_special_tokens)[0].ids
 
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
         """Text of ``ids`` decoded all at once."""
