@@ -8,14 +8,14 @@ from pathlib import Path
 def resolve_under_roots(path: str, roots: list[Path]) -> Path:
     """Resolve ``path`` (symlinks and ``..`` included) and require it inside one of ``roots``.
 
-    Raises ``ValueError`` naming the path when it escapes every root or does not exist.
+    Raises ``ValueError`` when it escapes every root or does not exist; the message shows no path
+    (neither the folder it resolves to nor the roots).
     """
     if not path or "\x00" in path:
-        raise ValueError(f"lora_path is not a valid path: {path!r}")
+        raise ValueError("lora_path is not a valid path")
     resolved = Path(path).expanduser().resolve()
     if not any(resolved.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
-        raise ValueError(f"lora_path {path!r} resolves to {resolved}, outside the adapter roots ({allowed})")
+        raise ValueError("lora_path is outside the adapter roots (--adapter-roots)")
     if not resolved.is_dir():
-        raise ValueError(f"lora_path {path!r} is not an existing adapter folder")
+        raise ValueError("lora_path is not an existing adapter folder")
     return resolved

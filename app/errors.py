@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from engine.async_engine import EngineBusy
@@ -15,6 +16,26 @@ log = logging.getLogger(__name__)
 
 _TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "invalid_request_error",
           404: "invalid_request_error", 405: "invalid_request_error", 503: "server_error"}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: ``param`` names the offending field when there is one."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """OpenAI's error JSON (documented for the OpenAPI schema)."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI ``responses`` entries for ``statuses``, all with the OpenAI error body."""
+    return {status: {"model": ErrorBody, "description": "OpenAI error JSON"} for status in statuses}
 
 
 class APIError(Exception):
@@ -67,11 +88,23 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
         return "invalid request", None
-    first = errors[0]
-    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    # a validator's own words beat the type mismatches of a union's other members
+    first = next((e for e in errors if e.get("type") == "value_error"), errors[0])
+    if first.get("type") == "json_invalid":
+        return f"the body is not valid JSON: {first.get('ctx', {}).get('error', 'parse error')}", None
+    # union members add tags such as "list[int]" to the location: they are no field names
+    loc = [str(part) for part in first.get("loc", ()) if part != "body" and "[" not in str(part)]
     param = ".".join(loc) or None
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     return f"{param or 'body'}: {message}", param
+
+
+def _from_http(request: Request, exc: HTTPException) -> APIError:
+    if exc.status_code == 413:
+        limit = request.app.state.settings.max_request_bytes
+        return APIError(413, f"the request body is larger than this server's limit of {limit} bytes "
+                             "(--max-request-bytes)", code="request_too_large")
+    return APIError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -87,8 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return bad_request(message, param).response()
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return APIError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})).response()
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return _from_http(request, exc).response()
 
     @app.exception_handler(EngineBusy)
     async def _busy(_: Request, exc: EngineBusy) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,9 +44,12 @@ class Generation:
         return last
 
     def close(self) -> None:
-        """Release the request: aborts it in the engine if it is still running."""
-        self.stream.close()
+        """Release the request: aborts it in the engine if it is still running.
+
+        The timer is closed first, so an abort is counted before the engine can report it freed.
+        """
         self.timer.close()
+        self.stream.close()
 
 
 def resolve_model(state: AppState, name: str) -> ServedModel:
@@ -89,17 +93,24 @@ def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, p
         raise from_value_error(ValueError(str(exc))) from None
 
 
-def encode_prompt(state: AppState, prompt: str | list[int]) -> list[int]:
-    """Token ids of the prompt (the engine checks given ids against its vocabulary)."""
-    return state.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+def prompt_ids(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: ServedModel) -> list[int]:
+    """Token ids of the request's prompt (the engine checks given ids against its vocabulary)."""
+    if isinstance(body, ChatCompletionRequest):
+        return state.tokenizer.encode(chat_prompt(state, body, model))
+    return state.tokenizer.encode(body.prompt) if isinstance(body.prompt, str) else list(body.prompt)
 
 
-async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: ServedModel,
-                prompt: str | list[int], *, chat: bool) -> Generation:
-    """Submit the request to the engine; every client mistake becomes a 4xx before streaming starts."""
-    ids = encode_prompt(state, prompt)
+async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: ServedModel, *,
+                chat: bool) -> Generation:
+    """Submit the request to the engine; every client mistake becomes a 4xx before streaming starts.
+
+    Templating and tokenising run in a worker thread (the tokenizer releases the GIL), so a long
+    prompt never stalls the event loop, /health or the other streams.
+    """
+    ids = await asyncio.to_thread(prompt_ids, state, body, model)
     params = sampling_params(state, body, model, len(ids), body.logprobs_k())
     builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state, body),
+                              token_bytes=state.tokenizer.token_bytes,
                               want_logprobs=body.logprobs_k() is not None)
     try:
         stream = await state.engine.submit(ids, params, builder.request_id, model.lora_request(body.scale()))

@@ -14,6 +14,7 @@ from app.bootstrap import build_engine, build_state
 from app.database import Database
 from app.errors import install_error_handlers
 from app.routes import adapters, health, openai
+from app.routes.fallback import install_fallback_routes
 from app.settings import Settings
 
 
@@ -42,8 +43,9 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
     app = FastAPI(title="Inkwell", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (openai.router, adapters.router, health.router):
-        app.include_router(router)
+    for router in (openai.router, adapters.router, health.router):  # bodies over the limit: 413 unread
+        app.include_router(router, max_body_size=settings.max_request_bytes)
+    install_fallback_routes(app)
     if settings.enable_ui:
         _mount_ui(app, settings, database)
     return app

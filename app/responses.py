@@ -11,6 +11,7 @@ from typing import Any
 from engine.outputs import CompletionOutput, RequestOutput, TokenLogprob
 
 TokenText = Callable[[int], str]
+TokenBytes = Callable[[int], bytes]
 
 
 def usage(output: RequestOutput) -> dict[str, int]:
@@ -20,10 +21,9 @@ def usage(output: RequestOutput) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def _chat_logprobs(entries: list[TokenLogprob], token_text: TokenText) -> dict[str, Any]:
+def _chat_logprobs(entries: list[TokenLogprob], token_text: TokenText, token_bytes: TokenBytes) -> dict[str, Any]:
     def item(token_id: int, logprob: float) -> dict[str, Any]:
-        text = token_text(token_id)
-        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+        return {"token": token_text(token_id), "logprob": logprob, "bytes": list(token_bytes(token_id))}
 
     return {"content": [{**item(e.token_id, e.logprob),
                          "top_logprobs": [item(t, lp) for t, lp in e.top.items()]} for e in entries]}
@@ -48,11 +48,16 @@ def _delta_logprobs(choice: CompletionOutput) -> list[TokenLogprob]:
 
 @dataclass
 class ResponseBuilder:
-    """Shapes one request's outputs as chat or text completions (``chat`` selects which)."""
+    """Shapes one request's outputs as chat or text completions (``chat`` selects which).
+
+    ``token_text`` names a token in logprobs; ``token_bytes`` gives its real bytes (a piece of an
+    emoji included, whose text alone would be U+FFFD).
+    """
 
     model: str
     chat: bool
     token_text: TokenText
+    token_bytes: TokenBytes
     want_logprobs: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: int = field(default_factory=lambda: int(time.time()))
@@ -74,7 +79,7 @@ class ResponseBuilder:
         if not self.want_logprobs:
             return None
         if self.chat:
-            return _chat_logprobs(entries, self.token_text)
+            return _chat_logprobs(entries, self.token_text, self.token_bytes)
         return _completion_logprobs(entries, self.token_text, offset)
 
     def full(self, output: RequestOutput) -> dict[str, Any]:

@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 
+def _valid_unicode(value: str) -> str:
+    """Refuse a lone UTF-16 surrogate (JSON ``"\\ud800"``): it is no character and cannot be encoded."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"contains a lone UTF-16 surrogate (U+{ord(value[err.start]):04X}) at character "
+                         f"{err.start}; send valid Unicode text") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+
 class _Body(BaseModel):
-    # Unknown fields are ignored, as OpenAI-compatible servers do (clients send vendor extras).
-    model_config = ConfigDict(extra="ignore")
+    # Unknown fields are ignored, as OpenAI-compatible servers do (clients send vendor extras);
+    # NaN and Infinity (which Python's JSON parser accepts) are refused in every float field.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class ContentPart(_Body):
     """One part of a multi-part message; only text parts are supported."""
 
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class ChatMessage(_Body):
     """One turn of a conversation."""
 
     role: Role
-    content: str | list[ContentPart] | None = None
+    content: Text | list[ContentPart] | None = None
 
     def text(self) -> str:
         """The message's text, parts joined."""
@@ -43,7 +57,7 @@ class StreamOptions(_Body):
 class SamplingFields(_Body):
     """Sampling fields both endpoints share. None means: the style's default, else the engine's."""
 
-    model: str
+    model: Text
     n: int = 1
     temperature: float | None = None
     top_p: float | None = None
@@ -54,7 +68,7 @@ class SamplingFields(_Body):
     repetition_penalty: float | None = None
     seed: int | None = None
     ignore_eos: bool | None = None  # vLLM extra: keep going past the end-of-sequence token
-    stop: str | list[str] | None = None
+    stop: Text | list[Text] | None = None
     max_tokens: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -117,7 +131,7 @@ class ChatCompletionRequest(SamplingFields):
 class CompletionRequest(SamplingFields):
     """``POST /v1/completions``: one prompt, as text or token ids."""
 
-    prompt: str | list[int] | list[str]
+    prompt: Text | list[int] | list[Text]
     logprobs: int | None = Field(default=None, ge=0, le=20)
 
     @field_validator("prompt")
@@ -140,10 +154,10 @@ class LoadAdapterRequest(_Body):
     """``POST /v1/load_lora_adapter``."""
 
     lora_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    lora_path: str = Field(min_length=1)
+    lora_path: Text = Field(min_length=1)
 
 
 class UnloadAdapterRequest(_Body):
     """``POST /v1/unload_lora_adapter``."""
 
-    lora_name: str = Field(min_length=1)
+    lora_name: Text = Field(min_length=1)

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     max_waiting: int = Field(default=64, ge=0)  # requests queued beyond max_num_seqs before 503
     retry_after_s: float = Field(default=1.0, gt=0)
     max_n: int = Field(default=8, ge=1)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1)  # API bodies beyond this: 413, never parsed
     guest_retention_days: float = Field(default=GUEST_RETENTION_DAYS, gt=0)  # idle guests deleted at start
 
     @field_validator("adapter_roots", mode="before")

@@ -15,7 +15,6 @@ from app.generation import Generation
 from engine.async_engine import EngineError
 
 DONE = "[DONE]"
-DISCONNECT_POLL_S = 0.25  # how often a non-streamed request checks that its client is still there
 
 
 def _data(payload: dict[str, Any]) -> dict[str, str]:
@@ -54,21 +53,29 @@ def sse_response(generation: Generation, include_usage: bool) -> EventSourceResp
     return EventSourceResponse(_events(generation, include_usage), sep="\n")
 
 
+async def _hung_up(request: Request) -> None:
+    """Return once the client disconnects (the body is read: the next message can only say so)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def full_response(generation: Generation, request: Request) -> dict[str, Any]:
     """Run a generation to the end and return the non-streamed body (500 on an engine failure).
 
-    A client that hangs up before the end aborts the request, as a streaming one does.
+    A client that hangs up before the end aborts the request at once, as a streaming one does.
     """
     task = asyncio.ensure_future(generation.final())
+    hangup = asyncio.ensure_future(_hung_up(request))
     try:
-        while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_S))[0]:
-            if await request.is_disconnected():
-                task.cancel()
-                raise APIError(499, "the client closed the connection", code="client_closed")
+        await asyncio.wait({task, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            task.cancel()
+            raise APIError(499, "the client closed the connection", code="client_closed")
         output = task.result()
     except EngineError as exc:
         raise APIError(500, str(exc)) from None
     finally:
+        hangup.cancel()
         generation.close()
     if output.error:
         raise APIError(500, f"generation failed: {output.error}")

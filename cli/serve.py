@@ -54,6 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--max-model-len", type=int, default=_S, help="context length")
     add("--max-num-seqs", type=int, default=_S, help="sequences per batch")
     add("--max-waiting", type=int, default=_S, help="requests queued beyond a full batch before 503")
+    add("--max-request-bytes", type=int, default=_S, help="largest API request body (default 1 MiB; 413 beyond)")
     add("--threads", type=int, default=_S, help="torch CPU threads")
     add("--database-url", default=_S, help="SQLAlchemy URL (default: SQLite in the data folder)")
     add("--guest-retention-days", type=float, default=_S,

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends
 from app.adapter_manager import load_adapter, unload_adapter
 from app.catalog import NameTaken, UnknownModel
 from app.deps import AppState, get_state, require_admin_key
-from app.errors import APIError, bad_request
+from app.errors import APIError, bad_request, error_responses
 from app.routes.openai import model_card
 from app.schemas import LoadAdapterRequest, UnloadAdapterRequest
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_admin_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_admin_key)],
+                   responses=error_responses(400, 401, 403, 404, 413, 503))
 
 
 @router.post("/load_lora_adapter")

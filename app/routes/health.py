@@ -9,9 +9,9 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.deps import AppState, get_state
-from app.errors import APIError
+from app.errors import APIError, error_responses
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(503))
 
 
 @router.get("/health")

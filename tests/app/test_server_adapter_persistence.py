@@ -1,10 +1,15 @@
-"""Adapters loaded at runtime are stored in the database and served again after a restart."""
+"""Adapters loaded at runtime are stored in the database and served again after a restart; bad ones never are."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import httpx
+
+from app.adapter_store import AdapterStore
+from app.database import Database
 
 ADMIN = {"Authorization": "Bearer persist-admin"}
 
@@ -31,3 +36,34 @@ def test_runtime_adapters_survive_a_restart(serve, adapter_root: Path, tmp_path:
         assert "kept" in served and "dropped" not in served
         assert completion(second.url, "kept") == before
         assert completion(second.url, "kept") != completion(second.url, "tiny")
+
+
+def bad_copy(adapter_root: Path, name: str, **config: object) -> Path:
+    """A copy of adapter a7 with ``config`` laid over its adapter_config.json."""
+    folder = adapter_root / name
+    if not folder.exists():
+        shutil.copytree(adapter_root / "a7", folder)
+    original = json.loads((adapter_root / "a7" / "adapter_config.json").read_text())
+    (folder / "adapter_config.json").write_text(json.dumps({**original, **config}))
+    return folder
+
+
+def test_a_bad_adapter_is_refused_at_load_and_never_restored(serve, adapter_root: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'inkwell.db'}"
+    settings = dict(admin_key="persist-admin", adapter_roots=[adapter_root], database_url=url)
+    huge, text = bad_copy(adapter_root, "huge-alpha", lora_alpha=1e30), bad_copy(adapter_root, "text-alpha",
+                                                                                   lora_alpha="16")
+    with serve(settings) as first:
+        for name, folder, words in (("huge", huge, "scaling of 2.5e+29"), ("text", text, "got '16'")):
+            resp = httpx.post(f"{first.url}/v1/load_lora_adapter", headers=ADMIN,
+                              json={"lora_name": name, "lora_path": str(folder)})
+            assert resp.status_code == 400 and words in resp.json()["error"]["message"], resp.text
+            assert resp.json()["error"]["param"] == "lora_path"
+    database = Database.open(url)  # registrations an older server stored without these checks
+    for name, folder in (("old-huge", huge), ("old-text", text)):
+        AdapterStore(database.sessions).register(name=name, path=str(folder), base_model_name="tiny")
+    database.close()
+    with serve(settings) as second:
+        served = [m["id"] for m in httpx.get(f"{second.url}/v1/models").json()["data"]]
+        assert not {"huge", "text", "old-huge", "old-text"} & set(served)
+        assert completion(second.url, "tiny")  # and the server works

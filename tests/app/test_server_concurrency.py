@@ -4,6 +4,7 @@ adapters load and unload while other streams run, and a full queue answers 503."
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -89,12 +90,20 @@ def _idle_before(server) -> None:
     server.wait_idle()
 
 
-async def test_disconnect_before_a_whole_response_aborts_it(server, auth) -> None:
+async def test_disconnect_before_a_whole_response_aborts_it(server, auth, monkeypatch) -> None:
+    engine = server.state.engine.engine
+    real_step = engine.step
+
+    def slow_step():  # 230 steps now take >= 2.3 s: the request cannot finish before the client leaves
+        time.sleep(0.01)
+        return real_step()
+
+    monkeypatch.setattr(engine, "step", slow_step)
     body = {"model": "a8", "prompt": "never ending", "max_tokens": 230, "ignore_eos": True}
     async with httpx.AsyncClient(base_url=server.url, headers=auth, timeout=0.3) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.post("/v1/completions", json=body)
-    stats = server.wait_idle(timeout=10)
+    stats = server.wait_idle(timeout=10)  # the abort is counted before the engine is told: idle => counted
     assert (stats["num_running"], stats["kv_blocks_used"], stats["num_streams"]) == (0, 0, 0)
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'inkwell_requests_finished_total{finish_reason="abort",model="a8"} 1.0' in metrics

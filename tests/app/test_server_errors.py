@@ -41,7 +41,7 @@ def test_unknown_model_raises_not_found_in_the_official_client(client) -> None:
 
 
 @pytest.mark.parametrize(("field", "value", "words"), [
-    ("temperature", -0.5, ("temperature", ">= 0", "-0.5")),
+    ("temperature", -0.5, ("temperature", "0 (greedy) or in [0.01, 2]", "-0.5")),
     ("top_p", 0.0, ("top_p", "(0, 1]")),
     ("top_p", 1.5, ("top_p", "(0, 1]")),
     ("max_tokens", 0, ("max_tokens", ">= 1")),
