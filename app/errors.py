@@ -99,11 +99,15 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return f"{param or 'body'}: {message}", param
 
 
+def too_large(limit: int) -> APIError:
+    """A 413 naming the body limit and the flag that sets it."""
+    return APIError(413, f"the request body is larger than this server's limit of {limit} bytes "
+                         "(--max-request-bytes)", code="request_too_large")
+
+
 def _from_http(request: Request, exc: HTTPException) -> APIError:
     if exc.status_code == 413:
-        limit = request.app.state.settings.max_request_bytes
-        return APIError(413, f"the request body is larger than this server's limit of {limit} bytes "
-                             "(--max-request-bytes)", code="request_too_large")
+        return too_large(request.app.state.settings.max_request_bytes)
     return APIError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
 

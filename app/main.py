@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.adapter_manager import restore_adapters
+from app.body_limit import ContentLengthLimit
 from app.bootstrap import build_engine, build_state
 from app.database import Database
 from app.errors import install_error_handlers
@@ -43,9 +44,11 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
     app = FastAPI(title="Inkwell", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (openai.router, adapters.router, health.router):  # bodies over the limit: 413 unread
+    app.add_middleware(ContentLengthLimit, max_bytes=settings.max_request_bytes)
+    routers = [openai.router, adapters.router, health.router]
+    for router in routers:  # bodies over the limit: 413 unread
         app.include_router(router, max_body_size=settings.max_request_bytes)
-    install_fallback_routes(app)
+    install_fallback_routes(app, routers)
     if settings.enable_ui:
         _mount_ui(app, settings, database)
     return app

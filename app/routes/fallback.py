@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 
 from app.errors import APIError
@@ -32,13 +32,14 @@ async def unknown_route(request: Request) -> NoReturn:
                    code="not_found")
 
 
-def install_fallback_routes(app: FastAPI) -> None:
-    """Add the 405 routes of every API path and the ``/v1`` 404 catch-all (call after including routers)."""
+def install_fallback_routes(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Add the 405 routes of every path of ``routers`` and the ``/v1`` 404 catch-all (after including them)."""
     allowed: dict[str, set[str]] = {}
-    for route in app.routes:
+    for route in (route for router in routers for route in router.routes):
         if isinstance(route, APIRoute):
             allowed.setdefault(route.path, set()).update(route.methods)
     for path, methods in allowed.items():
         others = [m for m in METHODS if m not in methods]
-        app.add_api_route(path, _not_allowed(methods), methods=others, include_in_schema=False)
-    app.add_api_route("/v1/{path:path}", unknown_route, methods=METHODS, include_in_schema=False)
+        app.add_api_route(path, _not_allowed(methods), methods=others, include_in_schema=False, response_model=None)
+    app.add_api_route("/v1/{path:path}", unknown_route, methods=METHODS, include_in_schema=False,
+                      response_model=None)

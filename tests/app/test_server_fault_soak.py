@@ -33,8 +33,8 @@ def poisoned(soak: LiveServer, monkeypatch: pytest.MonkeyPatch) -> LiveServer:
     runner = soak.state.engine.engine.runner
     real_run = runner.run
 
-    def run(chunks):
-        if any(chunk.seq.prompt_ids[:len(POISON)] == POISON for chunk in chunks):
+    def run(chunks):  # fails once the poisoned request runs (blocks held, slot pinned, a token out)
+        if any(chunk.seq.prompt_ids[:len(POISON)] == POISON and chunk.seq.output_ids for chunk in chunks):
             raise RuntimeError("poisoned kernel")
         return real_run(chunks)
 
@@ -103,7 +103,7 @@ async def test_a_failed_request_leaves_the_counters_true_at_once(poisoned: LiveS
         bad = await stream(http, {"model": "a1", "prompt": POISON, "max_tokens": 8})
     assert "poisoned kernel" in bad["error"]
     stats = poisoned.wait_idle(timeout=5)  # no other request comes to refresh them
-    assert (stats["num_running"], stats["kv_blocks_used"], stats["num_streams"]) == (0, 0, 0)
+    assert (stats["num_running"], stats["num_waiting"], stats["kv_blocks_used"], stats["num_streams"]) == (0, 0, 0, 0)
     assert stats["lora_memory"]["pinned_slots"] == 0
     metrics = httpx.get(f"{poisoned.url}/metrics").text
     assert "inkwell_num_requests_running 0.0" in metrics and "inkwell_kv_blocks_used 0.0" in metrics
