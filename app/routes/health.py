@@ -22,7 +22,7 @@ async def health(state: AppState = Depends(get_state)) -> dict[str, Any]:
     return {"status": "ok", "model": state.catalog.base.name, "engine": state.engine.stats()}
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={200: {"description": "Prometheus text", "content": {"text/plain": {}}}})
 async def metrics(state: AppState = Depends(get_state)) -> Response:
     """Prometheus text exposition."""
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
