@@ -46,6 +46,8 @@ class TrainConfig:
     max_len: int = 72
     seed: int = SEED
     epochs: int = 1  # passes over steps * batch_size / epochs distinct examples
+    bf16: bool = False  # bf16 autocast of the forward (AMX / avx512_bf16 hosts); weights stay fp32
+    threads: int = 0  # torch threads; 0 keeps torch's default
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     for name in ("steps", "batch_size", "rank", "upper_layers", "max_len", "seed", "warmup", "epochs"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: default)")
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=defaults.bf16,
+                        help="bf16 autocast of the forward pass (faster on CPUs with AMX or avx512_bf16)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +77,8 @@ def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name
     style = load_styles(styles_dir).get(style_id)
     model_dir = resolve_model(model_name)
     torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     tokenizer, model = _load_lora_model(model_dir, config)
     train, held = style_split(style_id, config.seed)
     examples = _encode(tokenizer, style.system_prompt, train, config)
@@ -93,8 +100,15 @@ def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name
 
 def _command(style_id: str, config: TrainConfig) -> str:
     """The exact command line that reproduces this adapter."""
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in asdict(config).items())
+    flags = " ".join(_flag(k, v) for k, v in asdict(config).items())
     return f"inkwell train-style {style_id} {flags}"
+
+
+def _flag(name: str, value: object) -> str:
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
 
 
 def _load_lora_model(model_dir: Path, config: TrainConfig):
@@ -133,13 +147,17 @@ def _batches(count: int, config: TrainConfig):
 
 
 def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig) -> list[float]:
-    """AdamW with linear warm-up and decay, fp32 (bf16 backward is slower on this CPU); every step's loss.
+    """AdamW with linear warm-up and decay over fp32 weights (bf16 autocast optional); every step's loss.
 
     The frozen layers below the adapted ones run once per example (``training.top_stack``); each step runs
     the adapted layers and the LM head at the reply positions only.
     """
     stack = top_stack(model, config.upper_layers)
-    states = prefix_states(stack, [ids for ids, _ in examples])
+    if config.bf16:  # frozen weights in bf16 once, not re-cast by autocast at every step
+        for param in model.parameters():
+            param.data = param.data if param.requires_grad else param.data.to(torch.bfloat16)
+    with _autocast(config):
+        states = prefix_states(stack, [ids for ids, _ in examples])
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -150,7 +168,8 @@ def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig
     bar = tqdm(_batches(len(examples), config), total=config.steps, desc="training", unit="step")
     for chosen in bar:
         hidden, labels = pad_states([states[i] for i in chosen], [examples[i][1] for i in chosen])
-        loss = top_loss(stack, hidden, labels)
+        with _autocast(config):
+            loss = top_loss(stack, hidden, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -159,6 +178,11 @@ def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
     return losses
+
+
+def _autocast(config: TrainConfig) -> torch.autocast:
+    """bf16 autocast on the CPU when ``config.bf16`` (a no-op context otherwise)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
 
 
 def _save_adapter(model, adapter_dir: Path, base_model: str) -> Path:
