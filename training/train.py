@@ -26,7 +26,7 @@ from training.data import SEED, style_split
 from styles.manifest import MANIFEST_NAME, set_fields
 from training.plots import save_loss_curve
 from styles.registry import STYLES_DIR, load_styles
-from training.top_stack import pad_states, prefix_states, top_loss, top_stack
+from training.top_stack import TopStack, pad_states, prefix_states, top_loss, top_stack
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +84,20 @@ def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name
     examples = _encode(tokenizer, style.system_prompt, train, config)
     log.info("%s: %d training examples drawn, %d held out", style_id, len(examples), len(held))
     started = time.monotonic()
-    losses = _fit(model, examples, config)
+    stack, losses = _fit(model, examples, config)
+    seconds = round(time.monotonic() - started, 1)
+    held_loss = _held_out_loss(stack, _encode(tokenizer, style.system_prompt, held, config), config)
     record = {"config": asdict(config), "train_examples": len(examples), "held_out": len(held),
-              "seconds": round(time.monotonic() - started, 1), "first_loss": losses[0],
-              "last_loss": sum(losses[-10:]) / len(losses[-10:]), "command": _command(style_id, config)}
+              "seconds": seconds, "first_loss": losses[0], "last_loss": sum(losses[-10:]) / len(losses[-10:]),
+              "held_out_loss": held_loss, "losses": [round(x, 4) for x in losses],
+              "command": _command(style_id, config)}
     folder = styles_dir / style_id
     adapter_dir = _save_adapter(model, folder / "adapter", style.base_model)
     (adapter_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     save_loss_curve(losses, folder / "loss.png", f"{style_id}: training loss")
     set_fields(folder / MANIFEST_NAME, {"adapter": "adapter", "rank": config.rank,
                                         "base_model_sha256": sha256_of(model_dir / "model.safetensors")})
-    log.info("%s: saved %s after %.0f s of training", style_id, adapter_dir, record["seconds"])
+    log.info("%s: saved %s after %.0f s of training; held-out loss %.3f", style_id, adapter_dir, seconds, held_loss)
     return adapter_dir
 
 
@@ -146,7 +149,7 @@ def _batches(count: int, config: TrainConfig):
         order = order[config.batch_size :]
 
 
-def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig) -> list[float]:
+def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig) -> tuple[TopStack, list[float]]:
     """AdamW with linear warm-up and decay over fp32 weights (bf16 autocast optional); every step's loss.
 
     The frozen layers below the adapted ones run once per example (``training.top_stack``); each step runs
@@ -177,7 +180,22 @@ def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    return losses
+    return stack, losses
+
+
+@torch.no_grad()
+def _held_out_loss(stack: TopStack, examples: list[tuple[list[int], list[int]]], config: TrainConfig) -> float:
+    """Held-out loss of the trained adapter: the mean of its token-mean losses over batches of 8 pairs."""
+    if not examples:
+        return float("nan")
+    stack.head.eval()
+    for layer in stack.upper:
+        layer.eval()
+    with _autocast(config):
+        states = prefix_states(stack, [ids for ids, _ in examples])
+        losses = [top_loss(stack, *pad_states(states[i:i + 8], [y for _, y in examples[i:i + 8]])).item()
+                  for i in range(0, len(examples), 8)]
+    return sum(losses) / len(losses)
 
 
 def _autocast(config: TrainConfig) -> torch.autocast:
