@@ -20,9 +20,9 @@ def open_engine(model_dir: Path, threads: int | None = None):
                num_threads=threads)
 
 
-def adapter_request(style) -> LoRARequest:
-    """The style's adapter at strength 1 (the engine's id 1: one style per engine)."""
-    return LoRARequest(name=style.id, int_id=1, path=str(style.adapter_path))
+def adapter_request(style, int_id: int = 1) -> LoRARequest:
+    """The style's adapter at strength 1, known to the engine as ``int_id`` (one id per style an engine serves)."""
+    return LoRARequest(name=style.id, int_id=int_id, path=str(style.adapter_path))
 
 
 def reply_all(llm, system: str, requests: Sequence[str], params: Sequence[SamplingParams],
