@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     """CLI entry: generate the chosen styles' replies (cached), then score every evaluated style."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     registry = load_styles(args.styles_dir)
-    chosen = [registry.get(s) for s in (args.styles or sorted(registry.styles))]
+    ids = args.styles or sorted(s for s, style in registry.styles.items() if style.adapter_path)
+    chosen = [registry.get(s) for s in ids]
     if missing := [s.id for s in chosen if s.adapter_path is None]:
         raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
     model_dir = resolve_model(args.model)
