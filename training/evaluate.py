@@ -1,9 +1,9 @@
 """``inkwell eval-styles``: does each adapter sound like its style on everyday requests? Writes docs/STYLES.md.
 
 Generation runs through Inkwell's own engine (``engine.LLM``), one style per invocation, on the held-out
-everyday requests (``training.data.everyday``) that no style trained on, four ways: the adapter with the
-style's default sampling, the adapter greedy, and the base model with the style's system prompt (the
-control) both ways. Replies are cached in ``styles/<id>/evaluation.json`` under a key of the adapter's
+everyday requests (``training.data.everyday``) that no style trained on, three ways: the adapter with the
+style's default sampling, the adapter greedy, and the base model with the style's system prompt and
+default sampling (the control). Replies are cached in ``styles/<id>/evaluation.json`` under a key of the adapter's
 sha256, the system prompt, the defaults and the requests, so a re-run only generates what changed.
 The report then scores every style's cached replies: an all-styles classifier, style markers, repetition.
 """
@@ -30,7 +30,6 @@ from training.scoring import score_styles, style_classifier, training_row
 log = logging.getLogger(__name__)
 
 EVAL_CACHE = "evaluation.json"  # per style, beside style.toml
-RUNS = ("adapter_defaults", "adapter_greedy", "base_defaults", "base_greedy")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -77,16 +76,17 @@ def cached_replies(style) -> dict[str, list[str]] | None:
 
 
 def style_replies(style, model_dir: Path, threads: int | None = None) -> dict[str, list[str]]:
-    """Generate (or reuse) the four runs' replies to the everyday requests and cache them."""
+    """Generate (or reuse) the three runs' replies to the everyday requests and cache them."""
     if (replies := cached_replies(style)) is not None:
         return replies
     llm, count = open_engine(model_dir, threads), len(EVAL_REQUESTS)
     defaults = style.sampling_params()
     greedy = replace(GREEDY, max_tokens=defaults.max_tokens)
-    runs = {"defaults": seeded(defaults, count, SEED), "greedy": [greedy] * count}
-    lora = adapter_request(style)
-    replies = {f"{who}_{how}": reply_all(llm, style.system_prompt, EVAL_REQUESTS, params, adapter)
-               for who, adapter in (("adapter", lora), ("base", None)) for how, params in runs.items()}
+    runs = {"adapter_defaults": (seeded(defaults, count, SEED), adapter_request(style)),
+            "adapter_greedy": ([greedy] * count, adapter_request(style)),
+            "base_defaults": (seeded(defaults, count, SEED), None)}
+    replies = {name: reply_all(llm, style.system_prompt, EVAL_REQUESTS, params, lora)
+               for name, (params, lora) in runs.items()}
     payload = {"key": cache_key(style), "requests": list(EVAL_REQUESTS), "replies": replies}
     (style.adapter_path.parent / EVAL_CACHE).write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n",
                                                          encoding="utf-8")

@@ -13,11 +13,11 @@ GREEDY = SamplingParams(temperature=0.0)  # plain greedy: no penalty, no n-gram 
 
 
 def open_engine(model_dir: Path, threads: int | None = None):
-    """An ``engine.LLM`` on the base model with LoRA enabled (fp32, rank up to 16)."""
+    """An ``engine.LLM`` on the base model with LoRA enabled (fp32, rank up to 16, KV room for 48 replies)."""
     from engine.llm import LLM
 
     return LLM(model=str(model_dir), dtype="float32", enable_lora=True, max_lora_rank=16, max_num_seqs=48,
-               num_threads=threads)
+               kv_cache_memory=768 * 1024**2, num_threads=threads)
 
 
 def adapter_request(style, int_id: int = 1) -> LoRARequest:

@@ -7,7 +7,7 @@ from pathlib import Path
 from training.report import TrainingRow, write_report
 from training.scoring import RunScore, StyleResult
 
-RUNS = ("adapter_defaults", "adapter_greedy", "base_defaults", "base_greedy")
+RUNS = ("adapter_defaults", "adapter_greedy", "base_defaults")
 
 
 def _result(style_id: str, own: float, marker: float | None, repeat: int = 1, sonnet: int = 14) -> StyleResult:
