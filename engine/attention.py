@@ -38,7 +38,7 @@ def attend_cached(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: to
     ``window`` (Mistral's sliding window, or None) must agree with the masks the runner built.
     """
     if ctx.num_prefills == 0:
-        return _decode(q, k_cache, v_cache, ctx, slice(None), scale, window)
+        return _decode(q, k_cache, v_cache, ctx, scale, window)
     out = q.new_empty(q.shape)
     for i, ((start, end, ctx_len), mask) in enumerate(zip(ctx.prefill_bounds, ctx.prefill_masks)):
         if mask is None:  # a whole prompt, no sliding window: keys are this step's own rows
@@ -49,7 +49,7 @@ def attend_cached(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: to
         out[start:end] = _prefill(q[start:end], keys, values, mask, scale)
     if ctx.decode_mask is not None:
         rows = slice(ctx.num_prefill_tokens, None)
-        out[rows] = _decode(q[rows], k_cache, v_cache, ctx, slice(ctx.num_prefills, None), scale, window)
+        out[rows] = _decode(q[rows], k_cache, v_cache, ctx, scale, window)
     return out
 
 
@@ -82,19 +82,18 @@ def _prefill(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tens
     return out[0].transpose(0, 1)
 
 
-def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, ctx: StepContext, seqs: slice,
-            scale: float, window: int | None) -> torch.Tensor:
-    """All decode rows: q ``[R, H, D]`` of the sequences ``seqs`` of the step -> ``[R, H, D]``.
+def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, ctx: StepContext, scale: float,
+            window: int | None) -> torch.Tensor:
+    """All decode rows of the step: q ``[R, H, D]`` -> ``[R, H, D]``.
 
     On the CPU with the compiled kernels, read straight from the paged cache; else gather and SDPA.
     """
-    block_tables, ops = ctx.block_tables[seqs], cpu_ops()
+    ops = cpu_ops()
     if ops is not None and q.device.type == "cpu":
         out = q.new_empty(q.shape)
-        ops.paged_decode_attention(out, q, k_cache, v_cache, block_tables.contiguous(),
-                                   ctx.context_lens[seqs].contiguous(), scale, window or 0)
+        ops.paged_decode_attention(out, q, k_cache, v_cache, ctx.decode_tables, ctx.decode_lens, scale, window or 0)
         return out
-    return _decode_sdpa(q, k_cache, v_cache, block_tables, ctx.decode_mask, scale)
+    return _decode_sdpa(q, k_cache, v_cache, ctx.decode_tables, ctx.decode_mask, scale)
 
 
 def _decode_sdpa(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, block_tables: torch.Tensor,

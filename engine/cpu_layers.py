@@ -30,37 +30,51 @@ def rope_table(model: Transformer) -> torch.Tensor:
 
 
 class FusedDecoderLayer(nn.Module):
-    """``DecoderLayer``'s forward on the fused CPU kernels, over the same submodules."""
+    """``DecoderLayer``'s forward on the fused CPU kernels, over the same submodules.
+
+    Built after every other module swap (packing, LoRA wrappers): it binds the projections' forwards
+    once, so a step pays no module lookups; the submodules stay registered for state_dict and LoRA.
+    """
 
     def __init__(self, layer: DecoderLayer, cos_sin: torch.Tensor, ops: ModuleType) -> None:
         super().__init__()
         self.input_layernorm, self.self_attn = layer.input_layernorm, layer.self_attn
         self.post_attention_layernorm, self.mlp = layer.post_attention_layernorm, layer.mlp
+        a, m = layer.self_attn, layer.mlp
+        self._proj = (a.qkv_proj.forward, a.o_proj.forward, m.gate_up_proj.forward, m.down_proj.forward)
+        self._norms = (layer.input_layernorm.weight, layer.post_attention_layernorm.weight, layer.input_layernorm.eps)
+        self._heads = (a.num_heads, a.num_kv_heads, a.head_dim)
+        self._attn = (a,)  # a plain reference: its caches are read at call time (bound after loading)
         self.cos_sin, self.ops = cos_sin, ops
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """x ``[T, hidden]`` (updated in place as the residual stream) -> ``[T, hidden]``."""
+        w_in, w_post, eps = self._norms
         h = torch.empty_like(x)
-        self.ops.rms_norm(h, x, self.input_layernorm.weight, self.input_layernorm.eps)
+        self.ops.rms_norm(h, x, w_in, eps)
         attn = self._attention(h)  # [T, hidden]
-        self.ops.add_rms_norm(h, attn, x, self.post_attention_layernorm.weight, self.post_attention_layernorm.eps)
+        self.ops.add_rms_norm(h, attn, x, w_post, eps)
         return x.add_(self._mlp(h))
 
     def _attention(self, h: torch.Tensor) -> torch.Tensor:
-        a, ctx = self.self_attn, get_context()
-        qkv = a.qkv_proj(h).contiguous()  # [T, (H + 2 * KVH) * D]
-        self.ops.rope_and_store_kv(qkv, ctx.positions, self.cos_sin, a.k_cache, a.v_cache, ctx.slot_mapping,
-                                   a.num_heads, a.num_kv_heads)
-        t, d = qkv.shape[0], a.head_dim
-        q, k, v = qkv.view(t, -1, d).split([a.num_heads, a.num_kv_heads, a.num_kv_heads], dim=1)  # rotated
-        out = attend_cached(q, k, v, a.k_cache, a.v_cache, ctx, a.scale, a.window)  # [T, H, D]
-        return a.o_proj(out.reshape(t, -1))
+        qkv_proj, o_proj, _, _ = self._proj
+        heads, kv_heads, dim = self._heads
+        (a,) = self._attn
+        k_cache, v_cache, ctx = a.k_cache, a.v_cache, get_context()
+        qkv = qkv_proj(h).contiguous()  # [T, (H + 2 * KVH) * D]
+        self.ops.rope_and_store_kv(qkv, ctx.positions, self.cos_sin, k_cache, v_cache, ctx.slot_mapping, heads,
+                                   kv_heads)
+        t = qkv.shape[0]
+        q, k, v = qkv.view(t, -1, dim).split([heads, kv_heads, kv_heads], dim=1)  # rotated q, k
+        out = attend_cached(q, k, v, k_cache, v_cache, ctx, a.scale, a.window)  # [T, H, D]
+        return o_proj(out.view(t, -1))
 
     def _mlp(self, h: torch.Tensor) -> torch.Tensor:
-        gate_up = self.mlp.gate_up_proj(h).contiguous()  # [T, 2 * I]
+        _, _, gate_up_proj, down_proj = self._proj
+        gate_up = gate_up_proj(h).contiguous()  # [T, 2 * I]
         act = gate_up.new_empty((gate_up.shape[0], gate_up.shape[1] // 2))  # [T, I]
         self.ops.silu_and_mul(act, gate_up)
-        return self.mlp.down_proj(act)
+        return down_proj(act)
 
 
 def fuse_layers(model: Transformer, ops: ModuleType | None) -> int:

@@ -1,4 +1,8 @@
-"""The CPU speed-ups applied to a loaded model, in order, each a module swap (engine/model.py is untouched)."""
+"""The CPU speed-ups applied to a loaded model, in order, each a module swap (engine/model.py is untouched).
+
+Apply them last (after the LoRA wrappers): packing reaches the base linears inside the wrappers, and
+the fused layers bind the projections as they are then.
+"""
 
 from __future__ import annotations
 

@@ -54,11 +54,11 @@ class LLMEngine:
         self.tokenizer = Tokenizer.from_dir(model_dir)
         dtype = getattr(torch, config.resolved_dtype())
         model = load_model(model_dir, dtype, config.resolved_device())
-        speed_up_cpu(model, config.dtype)
         self.max_model_len = min(config.max_model_len, model.args.max_position_embeddings)
         blocks = num_blocks_for(model.args, config.block_size, dtype, config.kv_cache_memory, self.max_model_len)
         allocate_kv_cache(model, blocks, config.block_size)
         self.lora = lora_manager_for(model, config)
+        speed_up_cpu(model, config.dtype)  # after the LoRA wrappers: the fused layers bind the final modules
         self.block_manager = BlockManager(blocks, config.block_size)
         self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens,
                                    gate=self.lora)

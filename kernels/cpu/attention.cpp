@@ -73,6 +73,11 @@ void block_values(float* acc, const float* p, int64_t stride, const T* vt, int64
   }
 }
 
+// Ask for `bytes` from p into the cache while the current block computes.
+inline void prefetch(const void* p, int64_t bytes) {
+  for (int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(static_cast<const char*>(p) + at);
+}
+
 // Softmax of scores[0:n] in place (entries past n are left untouched).
 void softmax(float* scores, int64_t n) {
   float top = -std::numeric_limits<float>::infinity();
@@ -99,8 +104,12 @@ void attend(T* out_row, const T* q_row, const T* kc, const T* vc, const int64_t*
   w.scores.assign(G * stride, 0.f);
   w.acc.assign(G * D, 0.f);
   for (int64_t i = 0; i < G * D; ++i) w.q[i] = to_float(q_row[g * G * D + i]) * scale;
-  for (int64_t b = b0; b < b1; ++b)
+  const int64_t tile_bytes = tile * static_cast<int64_t>(sizeof(T));
+  for (int64_t b = b0; b < b1; ++b) {
+    if (b + 1 < b1) prefetch(kc + (table[b + 1] * s.kv_heads + g) * tile, tile_bytes);
+    prefetch(vc + (table[b] * s.kv_heads + g) * tile, tile_bytes);  // needed after the softmax
     block_scores(&w.scores[(b - b0) * bs], stride, w.q.data(), kc + (table[b] * s.kv_heads + g) * tile, G, dims);
+  }
   const int64_t n = len - first;  // visible keys: scores[skip, skip + n) of each head's row
   for (int64_t h = 0; h < G; ++h) {
     float* row = &w.scores[h * stride];

@@ -41,10 +41,10 @@ def fast(request: pytest.FixtureRequest) -> bool:
 
 def _runner(model_dir: Path, fast: bool, dtype: torch.dtype = torch.float32, num_blocks: int = 64) -> ModelRunner:
     model = load_model(model_dir, dtype, "cpu")
+    allocate_kv_cache(model, num_blocks, BLOCK)
     if fast:
         speed_up_cpu(model, str(dtype).removeprefix("torch."))
         assert all(isinstance(layer, FusedDecoderLayer) for layer in model.layers)
-    allocate_kv_cache(model, num_blocks, BLOCK)
     return ModelRunner(model, BLOCK)
 
 
