@@ -1,6 +1,6 @@
 """Picks each row's next token under that row's own SamplingParams, for a whole batch at once.
 
-Order per row: repetition / presence / frequency penalties, temperature, then (sampled rows only)
+Order per row: repetition / presence / frequency penalties, no-repeat-n-gram blocking, temperature, then (sampled rows only)
 top-k, top-p, min-p, and a draw. Rows that need a step pay for it; the rest skip it.
 
 The draw inverts the row's CDF at one uniform number taken from the row's own generator (one number
@@ -12,9 +12,9 @@ Logprobs (when ``params.logprobs`` is set) are ``log_softmax`` of the logits aft
 temperature (temperature 1 for greedy rows) and before top-k / top-p / min-p truncation, like vLLM's
 processed logprobs: the chosen token's value plus the ``logprobs`` most likely alternatives.
 
-A row whose processed logits are not all finite (NaN or Inf from the model or an adapter) gets an
-``error`` instead of a token; it is sampled as if its logits were zero, so the other rows' draws
-are the same as without it.
+A row whose processed logits hold NaN or +Inf (from the model, an adapter or an overflow), or ban
+every token, gets an ``error`` instead of a token; it is sampled as if its logits were zero, so the
+other rows' draws are the same as without it.
 """
 
 from __future__ import annotations
@@ -81,6 +81,11 @@ def _update(tensor: torch.Tensor, rows: list[int], fn: Callable[[torch.Tensor], 
     return out
 
 
+def _sampleable(logits: torch.Tensor) -> torch.Tensor:
+    """[B] bool: no NaN or +Inf in the row, and some token left (banned tokens are -Inf)."""
+    return ~(logits.isnan() | logits.isposinf()).any(dim=1) & logits.isfinite().any(dim=1)
+
+
 class Sampler:
     """``Sampler()(logits [B, V], rows) -> list[SampledToken]``, one per row."""
 
@@ -90,8 +95,8 @@ class Sampler:
             raise ValueError(f"logits must be [B, V] with B == len(rows) == {len(rows)}, "
                              f"got shape {tuple(logits.shape)}")
         params = [row.params for row in rows]
-        logits = self._scale(self._penalize(logits.float(), rows), params)  # [B, V]
-        finite = logits.isfinite().all(dim=1)  # [B]
+        logits = self._scale(self._block_ngrams(self._penalize(logits.float(), rows), rows), params)  # [B, V]
+        finite = _sampleable(logits)  # [B]
         if not bool(finite.all()):
             logits = torch.where(finite.unsqueeze(1), logits, torch.zeros_like(logits))
         tokens = torch.empty(len(rows), dtype=torch.long, device=logits.device)  # [B]
@@ -122,6 +127,14 @@ class Sampler:
             logits = _update(logits, additive,
                              lambda x: lp.apply_presence_frequency(x, outputs, presence, frequency))
         return logits
+
+    def _block_ngrams(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
+        blocked = [i for i, row in enumerate(rows) if row.params.no_repeat_ngram_size > 0]
+        if not blocked:
+            return logits
+        outputs = [rows[i].output_ids for i in blocked]
+        sizes = [rows[i].params.no_repeat_ngram_size for i in blocked]
+        return _update(logits, blocked, lambda x: lp.apply_no_repeat_ngram(x, outputs, sizes))
 
     def _scale(self, logits: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
         temperatures = [1.0 if p.greedy else p.temperature for p in params]

@@ -24,6 +24,7 @@ _FLOAT_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
 _INT_RULES: dict[str, tuple[Callable[[int], bool], str]] = {
     "n": (lambda n: n >= 1, "must be >= 1"),
     "top_k": (lambda k: k == -1 or k >= 1, "must be -1 (disabled) or >= 1"),
+    "no_repeat_ngram_size": (lambda n: n >= 0, "must be >= 0 (0 disables it)"),
     "max_tokens": (lambda m: m >= 1, "must be >= 1"),
     "seed": (lambda s: SEED_RANGE[0] <= s <= SEED_RANGE[1], "must be a 64-bit signed integer"),
     "logprobs": (lambda k: 0 <= k <= 20, "must be in [0, 20]"),
@@ -51,8 +52,9 @@ class SamplingParams:
 
     temperature 0 means greedy, else it lies in [0.01, 2]. ``seed`` makes a request reproducible
     whatever else shares its batch. ``stop`` strings end the text (the stop string itself is not
-    returned); ``stop_token_ids`` end it after that token. ``logprobs=k`` returns the chosen token's
-    logprob plus the top-k alternatives.
+    returned); ``stop_token_ids`` end it after that token. ``no_repeat_ngram_size=n`` bans any token
+    that would repeat an n-gram of the output. ``logprobs=k`` returns the chosen token's logprob
+    plus the top-k alternatives.
     """
 
     n: int = 1
@@ -63,6 +65,7 @@ class SamplingParams:
     repetition_penalty: float = 1.0
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
+    no_repeat_ngram_size: int = 0  # > 0: never repeat a token n-gram of the output; 0: disabled
     seed: int | None = None
     max_tokens: int = 16
     stop: list[str] = field(default_factory=list)
