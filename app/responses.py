@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,8 +52,8 @@ class ResponseBuilder:
     model: str
     chat: bool
     token_text: TokenText
+    request_id: str  # the engine's id (made by ``AsyncLLMEngine.submit``)
     want_logprobs: bool = False
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property

@@ -1,4 +1,4 @@
-"""Turn a validated OpenAI request into an engine request: prompt, sampling params, adapter."""
+"""Submit a validated OpenAI request to the engine: its catalog entry, prompt, sampling params, adapter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.catalog import ServedModel, UnknownModel
+from app.catalog import CatalogEntry, UnknownModel, with_system_prompt
 from app.deps import AppState
 from app.errors import APIError, bad_request, from_value_error, model_not_found
 from app.metrics import RequestTimer
@@ -48,7 +48,7 @@ class Generation:
         self.timer.close()
 
 
-def resolve_model(state: AppState, name: str) -> ServedModel:
+def resolve_model(state: AppState, name: str) -> CatalogEntry:
     """The served model called ``name``, or a 404 listing what is served."""
     try:
         return state.catalog.get(name)
@@ -56,21 +56,20 @@ def resolve_model(state: AppState, name: str) -> ServedModel:
         raise model_not_found(name, state.catalog.names()) from None
 
 
-def chat_prompt(state: AppState, body: ChatCompletionRequest, model: ServedModel) -> str:
+def chat_prompt(state: AppState, body: ChatCompletionRequest, model: CatalogEntry) -> str:
     """Render the conversation, with the style's system prompt first when the client sent none.
 
     With ``continue_final_message`` the final assistant message is left open for the model to extend."""
-    messages = [{"role": m.role, "content": m.text()} for m in body.messages]
-    if model.system_prompt and not any(m["role"] in ("system", "developer") for m in messages):
-        messages.insert(0, {"role": "system", "content": model.system_prompt})
+    messages = with_system_prompt([{"role": m.role, "content": m.text()} for m in body.messages],
+                                  model.system_prompt)
     try:
-        return state.tokenizer.apply_chat_template(messages, add_generation_prompt=body.add_generation_prompt,
+        return state.engine.tokenizer.apply_chat_template(messages, add_generation_prompt=body.add_generation_prompt,
                                                    continue_final_message=body.continue_final_message)
     except ValueError as exc:
         raise bad_request(f"messages: {exc}", "messages") from None
 
 
-def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, prompt_len: int,
+def sampling_params(state: AppState, body: SamplingFields, model: CatalogEntry, prompt_len: int,
                     logprobs: int | None) -> SamplingParams:
     """Style defaults overlaid by the client's values; 400 naming the first bad field."""
     if body.n > state.settings.max_n:
@@ -78,7 +77,7 @@ def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, p
     values: dict[str, Any] = {k: v for k, v in model.defaults.items() if k in _PARAM_FIELDS}
     client = body.sampling_overrides()
     if "max_tokens" not in client:  # a default never overflows the context; a client's value may (400)
-        room = max(1, state.max_model_len - prompt_len)
+        room = max(1, state.engine.max_model_len - prompt_len)
         values["max_tokens"] = min(values.get("max_tokens", room), room)
     values.update(client)
     if logprobs is not None:
@@ -91,20 +90,20 @@ def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, p
 
 def encode_prompt(state: AppState, prompt: str | list[int]) -> list[int]:
     """Token ids of the prompt (the engine checks given ids against its vocabulary)."""
-    return state.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+    return state.engine.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
 
 
-async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: ServedModel,
+async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: CatalogEntry,
                 prompt: str | list[int], *, chat: bool) -> Generation:
     """Submit the request to the engine; every client mistake becomes a 4xx before streaming starts."""
     ids = encode_prompt(state, prompt)
     params = sampling_params(state, body, model, len(ids), body.logprobs_k())
-    builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state, body),
-                              want_logprobs=body.logprobs_k() is not None)
     try:
-        stream = await state.engine.submit(ids, params, builder.request_id, model.lora_request(body.scale()))
+        stream = await state.engine.submit(ids, params, lora_request=model.lora_request(body.effective_lora_scale()))
     except ValueError as exc:
         raise from_value_error(exc) from None
+    builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state, body),
+                              request_id=stream.request_id, want_logprobs=body.logprobs_k() is not None)
     timer = state.metrics.timer(model.name, "chat" if chat else "completions")
     return Generation(stream=stream, builder=builder, timer=timer, n=params.n)
 
@@ -112,5 +111,5 @@ async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest
 def _token_text(state: AppState, body: SamplingFields) -> Callable[[int], str]:
     if body.return_tokens_as_token_ids:
         return lambda token_id: f"token_id:{token_id}"
-    tokenizer = state.tokenizer
+    tokenizer = state.engine.tokenizer
     return lambda token_id: tokenizer.decode([token_id], skip_special_tokens=False)

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 
-from app.catalog import ServedModel
+from app.catalog import CatalogEntry
 from app.deps import AppState, get_state, require_api_key
-from app.generation import chat_prompt, resolve_model, start
+from app.submit import chat_prompt, resolve_model, start
 from app.schemas import ChatCompletionRequest, CompletionRequest
 from app.streaming import full_response, sse_response
 
@@ -38,7 +38,7 @@ async def completions(body: CompletionRequest, request: Request,
     return await full_response(generation, request)
 
 
-def model_card(model: ServedModel, base: ServedModel) -> dict[str, Any]:
+def model_card(model: CatalogEntry, base: CatalogEntry) -> dict[str, Any]:
     """One entry of ``/v1/models``: adapters and styles name the base as ``parent``."""
     return {"id": model.name, "object": "model", "created": model.created, "owned_by": "inkwell",
             "root": model.root, "parent": None if model.kind == "base" else base.name, "kind": model.kind}
