@@ -1,4 +1,4 @@
-"""``inkwell eval-styles``: does each adapter sound like its style? Writes docs/STYLES.md and a PNG.
+"""Does each adapter sound like its style? Writes docs/STYLES.md and a PNG.
 
 Per style: held-out perplexity of the base and of the adapter (same system prompt); a TF-IDF classifier,
 trained on held-out style text only, labels the adapter's and the base's replies to the style's three
@@ -7,19 +7,16 @@ examples plus 20 neutral prompts; fluency (distinct-2, longest repeated n-gram);
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
 import logging
-import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from engine.model_store import DEFAULT_MODEL, resolve_model
 from training.chat_format import encode_pair
 from training.classifier import NEUTRAL, cross_validated_accuracy, train_classifier
 from training.corpora import sha256_of
@@ -27,8 +24,7 @@ from training.data import SEED, style_split
 from training.data.chat import neutral_texts
 from training.generation import BASE, generate, load_with_adapters
 from training.metrics import distinct_n, longest_repeat, perplexity
-from styles.registry import STYLES_DIR, load_styles
-from training.report import TrainingRow, write_report
+from training.report import TrainingRow
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +59,6 @@ class StyleResult:
     def ppl_ratio(self) -> float:
         """Adapter perplexity / base perplexity (target <= 0.7)."""
         return self.ppl_adapter / self.ppl_base
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``inkwell eval-styles``."""
-    parser.add_argument("--styles-dir", type=Path, default=STYLES_DIR)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--styles", nargs="*", help="style ids (default: every style with an adapter)")
-    parser.add_argument("--ppl-pairs", type=int, default=16, help="held-out pairs per style for perplexity")
-    parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=Path("docs/STYLES.md"))
-
-
-def run(args: argparse.Namespace) -> int:
-    """CLI entry: evaluate and write the report."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    registry = load_styles(args.styles_dir)
-    chosen = args.styles or sorted(s for s, style in registry.styles.items() if style.adapter_path)
-    styles = [registry.get(s) for s in chosen]
-    if missing := [s.id for s in styles if s.adapter_path is None]:
-        raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
-    model_dir = resolve_model(args.model)
-    results, cv = evaluate(styles, model_dir, args.ppl_pairs, args.max_new_tokens, sorted(registry.styles))
-    command = "inkwell eval-styles " + " ".join(f"--{k} {v}" for k, v in
-                                                (("ppl-pairs", args.ppl_pairs), ("max-new-tokens", args.max_new_tokens)))
-    write_report(results, cv, args.out, command, [training_row(s) for s in styles])
-    return 0
 
 
 def training_row(style) -> TrainingRow:
