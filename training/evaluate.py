@@ -22,7 +22,7 @@ from training.classifier import NEUTRAL, cross_validated_accuracy, train_classif
 from training.corpora import sha256_of
 from training.data import SEED, style_split
 from training.data.chat import neutral_texts
-from training.generation import BASE, generate, load_with_adapters
+from training.peft_generation import BASE, generate, load_with_adapters
 from training.metrics import distinct_n, longest_repeat, perplexity
 from training.report import TrainingRow
 
