@@ -21,6 +21,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     for name in ("steps", "batch_size", "rank", "upper_layers", "max_len", "seed", "warmup", "epochs"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: default)")
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=defaults.bf16,
+                        help="bf16 autocast of the forward pass (faster on CPUs with AMX or avx512_bf16)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -55,17 +55,21 @@ class ModelRunner:
                 logits_rows.append(cu[-1] - 1)
         num_prefills = sum(1 for s in scheduled if s.num_tokens > 1)
         context_lens = [s.start + s.num_tokens for s in scheduled]
+        lens, tables = self._tensor(context_lens), self._block_tables([s.seq.block_table for s in scheduled])
+        has_decodes = num_prefills < len(scheduled)
         return self._tensor(input_ids), StepContext(
             positions=self._tensor(positions),
             slot_mapping=self._tensor(slots),
             cu_seqlens_q=self._tensor(cu),
-            context_lens=self._tensor(context_lens),
-            block_tables=self._block_tables([s.seq.block_table for s in scheduled]),
+            context_lens=lens,
+            block_tables=tables,
             num_prefills=num_prefills,
             num_prefill_tokens=cu[num_prefills],
             prefill_bounds=[(cu[i], cu[i + 1], context_lens[i]) for i in range(num_prefills)],
             prefill_masks=[self._prefill_mask(s) for s in scheduled[:num_prefills]],
             decode_mask=self._decode_mask(context_lens[num_prefills:]),
+            decode_tables=tables[num_prefills:] if has_decodes else None,
+            decode_lens=lens[num_prefills:] if has_decodes else None,
             logits_indices=self._tensor(logits_rows),
             lora=self.lora.step_metadata(scheduled) if self.lora is not None else None,
         )

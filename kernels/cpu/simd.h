@@ -1,0 +1,70 @@
+// Sixteen fp32 lanes, loaded from and stored to fp32 or bf16 memory, for kernels whose accumulators must
+// stay in registers: AVX-512 intrinsics when the build host has them (-march=native), else a plain
+// 16-float struct that the compiler maps onto AVX2 (two 8-lane registers).
+#pragma once
+
+#include "common.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace inkwell {
+
+constexpr int64_t kLanes = 16;
+
+#if defined(__AVX512F__)
+
+struct F16 {
+  __m512 v;
+  static F16 zero() { return {_mm512_setzero_ps()}; }
+  static F16 splat(float x) { return {_mm512_set1_ps(x)}; }
+  static F16 load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  static F16 load(const bf16* p) {
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return {_mm512_castsi512_ps(_mm512_slli_epi32(wide, 16))};
+  }
+  void store(float* p) const { _mm512_storeu_ps(p, v); }
+  void store(bf16* p) const {  // round to nearest even, as from_float<bf16> (and torch) does
+    const __m512i bits = _mm512_castps_si512(v);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16)));
+  }
+  F16 fma(F16 a, F16 b) const { return {_mm512_fmadd_ps(a.v, b.v, v)}; }  // this + a * b
+  float sum() const { return _mm512_reduce_add_ps(v); }
+};
+
+#else
+
+struct F16 {
+  float v[kLanes];
+  static F16 zero() { return splat(0.f); }
+  static F16 splat(float x) {
+    F16 r;
+    for (int64_t i = 0; i < kLanes; ++i) r.v[i] = x;
+    return r;
+  }
+  template <typename T> static F16 load(const T* p) {
+    F16 r;
+    for (int64_t i = 0; i < kLanes; ++i) r.v[i] = to_float(p[i]);
+    return r;
+  }
+  template <typename T> void store(T* p) const {
+    for (int64_t i = 0; i < kLanes; ++i) p[i] = from_float<T>(v[i]);
+  }
+  F16 fma(F16 a, F16 b) const {
+    F16 r;
+    for (int64_t i = 0; i < kLanes; ++i) r.v[i] = v[i] + a.v[i] * b.v[i];
+    return r;
+  }
+  float sum() const {
+    float s = 0.f;
+    for (int64_t i = 0; i < kLanes; ++i) s += v[i];
+    return s;
+  }
+};
+
+#endif
+
+}  // namespace inkwell
