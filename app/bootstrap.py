@@ -1,4 +1,4 @@
-"""Build the server's parts from settings: the engine, the model catalog, metrics, adapter store."""
+"""Build the server's parts from settings: the engine, the catalog (styles synced into the database), metrics."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import importlib
 import logging
 from typing import Any
 
-from app.adapter_store import AdapterStore
-from app.catalog import ModelCatalog
-from app.database import Database
+from app.catalog import Catalog, CatalogEntry, StyleUsage, base_entry
+from app.catalog_store import CatalogStore
 from app.deps import AppState
 from app.metrics import ServerMetrics
 from app.settings import Settings
+from app.usage import UsageRecorder
+from db.models import Style
 from engine.async_engine import AsyncLLMEngine
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ def build_engine(settings: Settings) -> Any:
     return LLMEngine(config)
 
 
-def load_styles(settings: Settings) -> list[Any]:
-    """The styles found in ``settings.styles_dir`` (none when the styles package is not available)."""
+def load_manifests(settings: Settings) -> list[Any]:
+    """The valid styles found in ``settings.styles_dir`` (none when the styles package is not available)."""
     try:
         registry = importlib.import_module("styles.registry")
     except ImportError:
@@ -45,12 +46,35 @@ def load_styles(settings: Settings) -> list[Any]:
     return list(registry.load_styles(settings.styles_dir).styles.values())
 
 
-def build_state(settings: Settings, engine: Any, database: Database) -> AppState:
-    """Wrap ``engine`` for asyncio and index the base and styles by name (adapters come later)."""
+def style_entry(row: Style, *, base_root: str, with_adapter: bool) -> CatalogEntry:
+    """A style row as a catalog entry (on the plain base when LoRA is off or it has no adapter)."""
+    has_adapter = with_adapter and row.adapter_path is not None
+    return CatalogEntry(name=row.id, kind="style", root=row.adapter_path if has_adapter else base_root,
+                        has_adapter=has_adapter, display_name=row.display_name, description=row.description,
+                        system_prompt=row.system_prompt or None, examples=tuple(row.examples or ()),
+                        defaults=dict(row.defaults or {}))
+
+
+def build_catalog(settings: Settings, store: CatalogStore, base_root: str) -> Catalog:
+    """Sync the manifests into the database, then serve the base and every enabled style row."""
+    report = store.sync_manifests(load_manifests(settings))
+    log.info("styles synced: %d added, %d updated, %d disabled, %d skipped (API styles of the same name)",
+             len(report.added), len(report.updated), len(report.disabled), len(report.skipped))
+    catalog = Catalog(base_entry(settings.base_model_name, base_root))
+    for row in store.styles():
+        if row.id == catalog.base.name:
+            log.warning("style %s not served: the base model has that name", row.id)
+            continue
+        catalog.add(style_entry(row, base_root=base_root, with_adapter=settings.enable_lora))
+        catalog.set_usage(row.id, StyleUsage(row.generations, row.prompt_tokens, row.completion_tokens,
+                                             row.last_used_at))
+    return catalog
+
+
+def build_state(settings: Settings, engine: Any, catalog: Catalog, store: CatalogStore,
+                usage: UsageRecorder) -> AppState:
+    """Wrap ``engine`` for asyncio; every request that runs to its end counts in ``usage``."""
     async_engine = AsyncLLMEngine(engine, max_pending=engine.config.max_num_seqs + settings.max_waiting,
                                   retry_after_s=settings.retry_after_s)
-    catalog = ModelCatalog(settings.base_model_name, str(engine.config.model))
-    for style in load_styles(settings):
-        catalog.add_style(style, with_adapter=settings.enable_lora)
-    return AppState(settings=settings, engine=async_engine, catalog=catalog,
-                    metrics=ServerMetrics(async_engine.stats), adapters=AdapterStore(database.sessions))
+    return AppState(settings=settings, engine=async_engine, catalog=catalog, store=store, usage=usage,
+                    metrics=ServerMetrics(async_engine.stats, on_finished=usage.record))

@@ -1,14 +1,25 @@
-"""The models the API serves by name: the base, every style, and adapters loaded at runtime."""
+"""The one catalog: every name a client may put in ``model``, with what writers are shown about it.
+
+``/v1/models``, the OpenAI routes, the admin styles API and the writer's app all read one ``Catalog``.
+On a server with its own engine it holds the base, the styles (synced from the manifests into the
+database, plus those created through ``/v1/styles``) and the adapters loaded at runtime. With
+``--engine-url`` the UI's catalog is what the remote ``/v1/models`` serves, joined with the local
+style metadata where names match (``app.remote_catalog``).
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from engine.lora.request import LoRARequest
+
+Kind = Literal["base", "style", "adapter"]
+KIND_WORDS = {"base": "base model", "style": "style", "adapter": "runtime adapter"}
+Order = Literal["name", "usage"]
 
 
 class UnknownModel(KeyError):
@@ -20,87 +31,140 @@ class NameTaken(ValueError):
 
 
 @dataclass(frozen=True)
-class ServedModel:
-    """One name a client may put in ``model``: the base (no adapter), a style, or a runtime adapter."""
+class StyleUsage:
+    """How much a style has been used: finished generations, their tokens, and when last."""
+
+    generations: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    last_used_at: datetime | None = None
+
+    def plus(self, prompt_tokens: int, completion_tokens: int, when: datetime) -> StyleUsage:
+        """This usage with one more generation."""
+        return StyleUsage(self.generations + 1, self.prompt_tokens + prompt_tokens,
+                          self.completion_tokens + completion_tokens, when)
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One servable name: the base (no adapter), a style, or a runtime adapter.
+
+    ``root`` is the model or adapter folder; ``has_adapter`` says whether requests carry a LoRA.
+    ``lora_scale_supported`` is False for remote engines that ignore a per-request ``lora_scale``.
+    """
 
     name: str
-    kind: str  # "base" | "style" | "adapter"
-    root: str  # the model or adapter folder
-    lora_id: int | None = None
+    kind: Kind
+    root: str
+    has_adapter: bool = False
+    display_name: str = ""
+    description: str = ""
     system_prompt: str | None = None
+    examples: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+    lora_scale_supported: bool = True
     created: int = field(default_factory=lambda: int(time.time()))
 
-    def lora_request(self, scale: float = 1.0) -> LoRARequest | None:
-        """The adapter request for this model at ``scale`` (None for the base or an adapter-less style)."""
-        if self.lora_id is None:
+    @property
+    def title(self) -> str:
+        """The name writers see."""
+        return self.display_name or self.name
+
+    def lora_request(self, lora_scale: float = 1.0) -> LoRARequest | None:
+        """The adapter request for this entry at ``lora_scale`` (None without an adapter)."""
+        if not self.has_adapter:
             return None
-        return LoRARequest(name=self.name, int_id=self.lora_id, path=self.root, scale=scale)
+        return LoRARequest(name=self.name, path=self.root, lora_scale=lora_scale)
 
 
-class ModelCatalog:
-    """Thread-safe name -> ``ServedModel`` map; adapter ids are handed out once and never reused."""
+def with_system_prompt(messages: list[dict[str, Any]], system_prompt: str | None) -> list[dict[str, Any]]:
+    """``messages`` with the style's system prompt first, unless the client sent its own."""
+    if not system_prompt or any(m.get("role") in ("system", "developer") for m in messages):
+        return list(messages)
+    return [{"role": "system", "content": system_prompt}, *messages]
 
-    def __init__(self, base_name: str, base_root: str) -> None:
-        self.base = ServedModel(name=base_name, kind="base", root=base_root)
-        self._models: dict[str, ServedModel] = {base_name: self.base}
-        self._next_id = 1
+
+class Catalog:
+    """Thread-safe name -> ``CatalogEntry`` map, with each name's usage, base first."""
+
+    def __init__(self, base: CatalogEntry) -> None:
+        self.base = base
+        self._entries: dict[str, CatalogEntry] = {base.name: base}
+        self._usage: dict[str, StyleUsage] = {}
         self._lock = threading.Lock()
 
-    def add_style(self, style: Any, *, with_adapter: bool) -> ServedModel:
-        """Serve a ``styles.registry.Style`` under its id."""
-        has_adapter = with_adapter and style.adapter_path is not None
-        root = str(style.adapter_path) if has_adapter else self.base.root
-        model = self._build(style.id, "style", root, has_adapter,
-                            system_prompt=style.system_prompt or None, defaults=dict(style.defaults or {}))
-        return self._insert(model)
-
-    def add_adapter(self, name: str, path: Path) -> ServedModel:
-        """Serve a runtime adapter; ``NameTaken`` if the name is taken."""
-        return self._insert(self._build(name, "adapter", str(path), True))
-
-    def remove_adapter(self, name: str) -> ServedModel:
-        """Stop serving a runtime adapter; ``ValueError`` for the base or a style, ``UnknownModel`` if absent."""
+    def add(self, entry: CatalogEntry) -> CatalogEntry:
+        """Serve ``entry``; ``NameTaken`` if its name is taken."""
         with self._lock:
-            model = self._models.get(name)
-            if model is None:
+            if entry.name in self._entries:
+                raise NameTaken(f"a model named {entry.name!r} is already served")
+            self._entries[entry.name] = entry
+        return entry
+
+    def put(self, entry: CatalogEntry) -> None:
+        """Serve ``entry``, replacing the one of the same name (a style edited through the API)."""
+        with self._lock:
+            self._entries[entry.name] = entry
+
+    def remove(self, name: str, kind: Kind) -> CatalogEntry:
+        """Stop serving ``name``; ``UnknownModel`` if absent, ``ValueError`` if it is not a ``kind``."""
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is None:
                 raise UnknownModel(name)
-            if model.kind != "adapter":
-                raise ValueError(f"lora_name {name!r} is a {model.kind}, not a runtime adapter; it cannot be unloaded")
-            return self._models.pop(name)
+            if entry.kind != kind:
+                raise ValueError(f"{name!r} is a {entry.kind}, not a {KIND_WORDS[kind]}; it cannot be removed here")
+            return self._entries.pop(name)
 
     def drop(self, name: str) -> None:
-        """Stop serving ``name``, whatever its kind (used when a style's adapter fails to load)."""
+        """Stop serving ``name``, whatever its kind (used when an adapter fails to load)."""
         with self._lock:
-            self._models.pop(name, None)
+            self._entries.pop(name, None)
 
-    def get(self, name: str) -> ServedModel:
-        """The model called ``name``; ``UnknownModel`` if none."""
+    def get(self, name: str) -> CatalogEntry:
+        """The entry called ``name``; ``UnknownModel`` if none."""
         with self._lock:
-            model = self._models.get(name)
-        if model is None:
+            entry = self._entries.get(name)
+        if entry is None:
             raise UnknownModel(name)
-        return model
+        return entry
 
-    def all(self) -> list[ServedModel]:
-        """Every served model, base first."""
+    def all(self) -> list[CatalogEntry]:
+        """Every served entry, base first."""
         with self._lock:
-            return list(self._models.values())
+            return list(self._entries.values())
 
     def names(self) -> list[str]:
         """Every served name, base first."""
-        return [model.name for model in self.all()]
+        return [entry.name for entry in self.all()]
 
-    def _build(self, name: str, kind: str, root: str, has_adapter: bool, **extra: Any) -> ServedModel:
-        lora_id = None
-        if has_adapter:
-            with self._lock:
-                lora_id, self._next_id = self._next_id, self._next_id + 1
-        return ServedModel(name=name, kind=kind, root=root, lora_id=lora_id, **extra)
+    def styles(self, order: Order = "name") -> list[CatalogEntry]:
+        """The styles: by display name, or most used first (``"usage"``: generations, then tokens)."""
+        styles = sorted((e for e in self.all() if e.kind == "style"), key=lambda e: (e.title.lower(), e.name))
+        if order == "usage":
+            styles.sort(key=lambda e: self._usage_key(self.usage(e.name)))
+        return styles
 
-    def _insert(self, model: ServedModel) -> ServedModel:
+    def usage(self, name: str) -> StyleUsage:
+        """``name``'s usage as known here (loaded at start, plus what this process served)."""
         with self._lock:
-            if model.name in self._models:
-                raise NameTaken(f"a model named {model.name!r} is already served")
-            self._models[model.name] = model
-        return model
+            return self._usage.get(name, StyleUsage())
+
+    def set_usage(self, name: str, usage: StyleUsage) -> None:
+        """Record ``name``'s usage as loaded from the database."""
+        with self._lock:
+            self._usage[name] = usage
+
+    def note_usage(self, name: str, prompt_tokens: int, completion_tokens: int, when: datetime) -> None:
+        """Count one more finished generation of ``name``."""
+        with self._lock:
+            self._usage[name] = self._usage.get(name, StyleUsage()).plus(prompt_tokens, completion_tokens, when)
+
+    @staticmethod
+    def _usage_key(usage: StyleUsage) -> tuple[int, int]:
+        return -usage.generations, -(usage.prompt_tokens + usage.completion_tokens)
+
+
+def base_entry(name: str, root: str) -> CatalogEntry:
+    """The base model's entry (no adapter, no style metadata)."""
+    return CatalogEntry(name=name, kind="base", root=root, display_name=name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 DATA_PREFIX = "data:"
 DONE = "[DONE]"
+
+BodyHook = Callable[[dict[str, Any]], dict[str, Any]]  # rewrites a request body before it is sent
+UsageHook = Callable[[str, int, int], None]  # (model, prompt tokens, completion tokens) of a finished reply
 
 
 class EngineError(Exception):
@@ -37,7 +40,7 @@ class ChatRequest:
 
     style: str
     messages: list[dict[str, str]]
-    strength: float = 1.0
+    lora_scale: float = 1.0
     temperature: float = 0.8
     top_p: float = 0.95
     max_tokens: int = 256
@@ -51,7 +54,7 @@ class ChatRequest:
             "messages": self.messages,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "lora_scale": self.strength,
+            "lora_scale": self.lora_scale,
             "temperature": self.temperature,
             "top_p": self.top_p,
             "max_tokens": self.max_tokens,
@@ -104,24 +107,27 @@ def parse_frame(data: str) -> ChatDelta:
 
 
 class EngineClient:
-    """Streams chat completions from ``base_url`` (which ends in ``/v1``)."""
+    """Streams chat completions from ``base_url`` (which ends in ``/v1``).
+
+    For a remote engine that knows adapters but not styles (vLLM, SGLang), ``prepare`` adds what the
+    style means to each body (system prompt, sampling defaults) and ``on_usage`` counts the finished
+    replies, since that server records no style usage of its own.
+    """
 
     def __init__(self, base_url: str, api_key: str | None = None, *,
-                 transport: httpx.AsyncBaseTransport | None = None, timeout: float = 300.0) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, timeout: float = 300.0,
+                 prepare: BodyHook | None = None, on_usage: UsageHook | None = None) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url.rstrip("/")
+        self._prepare, self._on_usage = prepare, on_usage
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, transport=transport,
                                        timeout=httpx.Timeout(timeout, connect=10.0))
 
-    async def list_models(self) -> list[str]:
-        """The ids the engine serves (``GET /models``)."""
-        response = await self._call("GET", "/models")
-        return [m["id"] for m in response.json().get("data", [])]
-
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         """Yield deltas as SSE frames arrive; raise ``EngineError`` on any failure."""
+        body = self._prepare(request.body()) if self._prepare else request.body()
         try:
-            async with self._http.stream("POST", "/chat/completions", json=request.body()) as response:
+            async with self._http.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code >= 400:
                     raise EngineError(error_message(response.status_code, await response.aread()),
                                       response.status_code)
@@ -131,22 +137,15 @@ class EngineClient:
                     data = line[len(DATA_PREFIX):].strip()
                     if data == DONE:
                         return
-                    yield parse_frame(data)
+                    delta = parse_frame(data)
+                    self._count(request.style, delta)
+                    yield delta
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
 
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
-
-    async def _call(self, method: str, path: str) -> httpx.Response:
-        try:
-            response = await self._http.request(method, path)
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
-        if response.status_code >= 400:
-            raise EngineError(error_message(response.status_code, response.content), response.status_code)
-        return response
+    def _count(self, model: str, delta: ChatDelta) -> None:
+        if self._on_usage is not None and delta.completion_tokens is not None:
+            self._on_usage(model, delta.prompt_tokens or 0, delta.completion_tokens)
 
     def _unreachable(self, exc: Exception) -> EngineError:
         log.warning("engine call to %s failed: %r", self.base_url, exc)
@@ -162,6 +161,8 @@ def engine_base_url(settings: Any) -> str:
     return f"http://{host}:{settings.port}/v1"
 
 
-def client_from_settings(settings: Any) -> EngineClient:
-    """The client the UI uses, per the server settings."""
-    return EngineClient(engine_base_url(settings), getattr(settings, "api_key", None))
+def client_from_settings(settings: Any, *, prepare: BodyHook | None = None,
+                         on_usage: UsageHook | None = None) -> EngineClient:
+    """The client the UI uses, per the server settings (hooks: see ``EngineClient``)."""
+    return EngineClient(engine_base_url(settings), getattr(settings, "api_key", None), prepare=prepare,
+                        on_usage=on_usage)

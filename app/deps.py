@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
 
-from app.adapter_store import AdapterStore
-from app.catalog import ModelCatalog
+from app.catalog import Catalog
+from app.catalog_store import CatalogStore
 from app.errors import APIError
 from app.metrics import ServerMetrics
 from app.settings import Settings
+from app.usage import UsageRecorder
 from engine.async_engine import AsyncLLMEngine
 
 
@@ -22,19 +22,10 @@ class AppState:
 
     settings: Settings
     engine: AsyncLLMEngine
-    catalog: ModelCatalog
+    catalog: Catalog
     metrics: ServerMetrics
-    adapters: AdapterStore
-
-    @property
-    def tokenizer(self) -> Any:
-        """The base model's tokenizer."""
-        return self.engine.engine.tokenizer
-
-    @property
-    def max_model_len(self) -> int:
-        """The context length the engine serves."""
-        return self.engine.engine.max_model_len
+    store: CatalogStore
+    usage: UsageRecorder
 
 
 def get_state(request: Request) -> AppState:
@@ -71,10 +62,10 @@ def require_api_key(request: Request) -> None:
 
 
 def require_admin_key(request: Request) -> None:
-    """Guard for adapter management: the admin key is required (and must be configured)."""
+    """Guard for adapter and style management: the admin key is required (and must be configured)."""
     settings: Settings = request.app.state.settings
     if settings.admin_key is None:
-        raise APIError(403, "runtime adapter management is disabled: start the server with --admin-key "
+        raise APIError(403, "adapter and style management is disabled: start the server with --admin-key "
                             "or INKWELL_ADMIN_KEY", code="admin_disabled")
     presented = request.headers.get("x-admin-key") or _presented_key(request)
     if not _matches(presented, settings.admin_key):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -25,13 +26,16 @@ _PER_ADAPTER = {
     "waiting": ("inkwell_adapter_requests_waiting", "Sequences waiting, by adapter"),
 }
 _COUNTER_SUFFIXES = ("loads", "evictions")  # adapter-pool figures that only grow
+FinishedHook = Callable[[str, int, int], None]  # (model, prompt tokens, completion tokens)
 
 
 class EngineStatsCollector(Collector):
-    """Reads the engine's latest counters at scrape time (see ``LLMEngine.stats``)."""
+    """Reads the engine's latest counters at scrape time (see ``LLMEngine.stats``), and the adapter
+    pool's figures (``LLMEngine.lora_stats``) handed over by the scrape itself."""
 
     def __init__(self, stats: Callable[[], dict]) -> None:
         self._stats = stats
+        self.lora_stats: dict[str, Any] = {}
 
     def collect(self) -> Iterator[Metric]:
         """Yield the gauges and counters the engine reports; absent keys are skipped."""
@@ -39,7 +43,7 @@ class EngineStatsCollector(Collector):
         for key, (name, text) in _ENGINE_GAUGES.items():
             if key in stats:
                 yield GaugeMetricFamily(name, text, value=stats[key])
-        yield from _pool_metrics(stats.get("lora_memory", {}))
+        yield from _pool_metrics(self.lora_stats)
         adapters = stats.get("adapters", {})
         for key, (name, text) in _PER_ADAPTER.items():
             family = GaugeMetricFamily(name, text, labels=["adapter"])
@@ -60,7 +64,8 @@ def _pool_metrics(pool: dict[str, float]) -> Iterator[Metric]:
 class ServerMetrics:
     """All metrics of one app, in their own registry (several apps can live in one process)."""
 
-    def __init__(self, engine_stats: Callable[[], dict]) -> None:
+    def __init__(self, engine_stats: Callable[[], dict], on_finished: FinishedHook | None = None) -> None:
+        self.on_finished = on_finished  # told of every request that ran to its end (style usage)
         self.registry = CollectorRegistry()
         reg = self.registry
         self.requests = Counter("inkwell_requests", "Requests accepted, by model (style) and endpoint",
@@ -77,10 +82,12 @@ class ServerMetrics:
         self.runtime_adapter_loads = Counter("inkwell_runtime_adapter_loads",
                                              "Adapters loaded or unloaded through the API", ["action"],
                                              registry=reg)
-        reg.register(EngineStatsCollector(engine_stats))
+        self._engine = EngineStatsCollector(engine_stats)
+        reg.register(self._engine)
 
-    def render(self) -> bytes:
-        """The text exposition format."""
+    def render(self, lora_stats: dict[str, Any] | None = None) -> bytes:
+        """The text exposition format, with the adapter pool's figures as computed for this scrape."""
+        self._engine.lora_stats = lora_stats or {}
         return generate_latest(self.registry)
 
     def timer(self, model: str, endpoint: str) -> RequestTimer:
@@ -121,6 +128,10 @@ class RequestTimer:
 
     def _finish(self, output: RequestOutput) -> None:
         self._done = True
-        self._metrics.prompt_tokens.labels(self._model).inc(len(output.prompt_token_ids))
+        prompt_tokens = len(output.prompt_token_ids)
+        self._metrics.prompt_tokens.labels(self._model).inc(prompt_tokens)
         reason = output.outputs[0].finish_reason if output.outputs else None
         self._metrics.finished.labels(self._model, str(reason)).inc()
+        if self._metrics.on_finished is not None:
+            completion = sum(len(choice.token_ids) for choice in output.outputs)
+            self._metrics.on_finished(self._model, prompt_tokens, completion)

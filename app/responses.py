@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,8 +57,8 @@ class ResponseBuilder:
     chat: bool
     token_text: TokenText
     token_bytes: TokenBytes
+    request_id: str  # the engine's id (made by ``AsyncLLMEngine.submit``)
     want_logprobs: bool = False
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: int = field(default_factory=lambda: int(time.time()))
 
     @property

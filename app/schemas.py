@@ -73,11 +73,11 @@ class SamplingFields(_Body):
     stream: bool = False
     stream_options: StreamOptions | None = None
     return_tokens_as_token_ids: bool = False  # vLLM extra: logprobs name tokens "token_id:<id>"
-    lora_scale: float | None = Field(default=None, ge=0.0, le=2.0, description="style strength")
+    lora_scale: float | None = Field(default=None, ge=0.0, le=2.0, description="style strength (adapter scale)")
     strength: float | None = Field(default=None, ge=0.0, le=2.0, description="alias of lora_scale")
 
-    def scale(self) -> float:
-        """The requested style strength (1.0 when not given)."""
+    def effective_lora_scale(self) -> float:
+        """The requested adapter scale: ``lora_scale``, else its alias ``strength``, else 1.0."""
         value = self.lora_scale if self.lora_scale is not None else self.strength
         return 1.0 if value is None else value
 
@@ -161,3 +161,27 @@ class UnloadAdapterRequest(_Body):
     """``POST /v1/unload_lora_adapter``."""
 
     lora_name: Text = Field(min_length=1)
+
+
+class _StyleFields(BaseModel):
+    """What an admin may set on a style (``defaults`` are SamplingParams fields, as in a manifest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=4000)
+    system_prompt: str | None = Field(default=None, max_length=16000)
+    examples: list[str] | None = Field(default=None, max_length=10)
+    defaults: dict[str, Any] | None = None
+    adapter: str | None = Field(default=None, description="PEFT folder under an adapter root; '' for none")
+    version: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class CreateStyleRequest(_StyleFields):
+    """``POST /v1/styles``: ``name`` is what clients put in ``model``."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class UpdateStyleRequest(_StyleFields):
+    """``PATCH /v1/styles/{name}``: only the fields given change."""

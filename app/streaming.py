@@ -11,7 +11,7 @@ from fastapi import Request
 from sse_starlette.sse import EventSourceResponse
 
 from app.errors import APIError
-from app.generation import Generation
+from app.submit import Generation
 from engine.async_engine import EngineError
 
 DONE = "[DONE]"

@@ -1,4 +1,4 @@
-"""The tables: users, their writing sessions and messages, styles, runtime adapter registrations.
+"""The tables: users, their writing sessions and messages, styles (with usage), runtime adapter registrations.
 
 Deleting a user deletes their sessions, and deleting a session deletes its messages: the foreign keys
 say ``ON DELETE CASCADE`` and the ORM relationships defer to the database (``passive_deletes``).
@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base
@@ -36,6 +36,13 @@ class MessageRole(enum.StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+
+
+class StyleSource(enum.StrEnum):
+    """Where a style row comes from: a ``style.toml`` synced at start, or the admin styles API."""
+
+    MANIFEST = "manifest"
+    API = "api"
 
 
 class MessageStatus(enum.StrEnum):
@@ -100,7 +107,7 @@ class Message(Base):
         string_enum(MessageStatus, "message_status"), default=MessageStatus.COMPLETE
     )
     style: Mapped[str | None] = mapped_column(String(NAME_MAX))
-    strength: Mapped[float | None] = mapped_column(Float)
+    lora_scale: Mapped[float | None] = mapped_column(Float)
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
@@ -114,7 +121,13 @@ class Message(Base):
 
 
 class Style(Base):
-    """A writing style: its prompt, adapter and the base model (name and weights hash) it was trained on."""
+    """A writing style: prompt, examples, sampling defaults, adapter and the base it was trained on.
+
+    Rows are never deleted, so old sessions keep their style's name: a removed manifest or a deleted
+    API style only sets ``enabled`` to False. ``revision`` counts the changes of the row's content;
+    ``content_sha256`` is the hash of what was last synced from the manifest (None for API styles).
+    ``generations``, ``prompt_tokens``, ``completion_tokens`` and ``last_used_at`` are its usage.
+    """
 
     __tablename__ = "styles"
 
@@ -122,12 +135,23 @@ class Style(Base):
     display_name: Mapped[str] = mapped_column(String(NAME_MAX * 2))
     description: Mapped[str] = mapped_column(Text, default="")
     system_prompt: Mapped[str] = mapped_column(Text, default="")
-    adapter_path: Mapped[str] = mapped_column(String(PATH_MAX))
-    rank: Mapped[int] = mapped_column(Integer)
+    examples: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    defaults: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    adapter_path: Mapped[str | None] = mapped_column(String(PATH_MAX))
+    adapter_sha256: Mapped[str | None] = mapped_column(String(64))
+    rank: Mapped[int | None] = mapped_column(Integer)
     base_model: Mapped[str] = mapped_column(String(255))
-    base_model_sha256: Mapped[str] = mapped_column(String(64))
+    base_model_sha256: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[str] = mapped_column(String(NAME_MAX))
     enabled: Mapped[bool] = mapped_column(default=True)
+    source: Mapped[StyleSource] = mapped_column(string_enum(StyleSource, "style_source"),
+                                                default=StyleSource.MANIFEST, server_default="manifest")
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    generations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -38,12 +38,12 @@ def add_message(
     role: MessageRole | str,
     content: str,
     style: str | None = None,
-    strength: float | None = None,
+    lora_scale: float | None = None,
     params: dict[str, Any] | None = None,
     status: MessageStatus | str = "complete",
 ) -> Message:
     """Append a message to the owner's session; NotFoundError if the session is not theirs."""
-    message = _new_message(role=role, content=content, style=style, strength=strength, params=params, status=status)
+    message = _new_message(role=role, content=content, style=style, lora_scale=lora_scale, params=params, status=status)
     session = require_owned_session(s, owner_id=owner_id, session_id=session_id)
     message.session_id = session.id
     s.add(message)
@@ -59,12 +59,12 @@ def start_generation(
     session_id: int,
     prompt: str,
     style: str,
-    strength: float | None,
+    lora_scale: float | None,
     params: dict[str, Any] | None,
 ) -> tuple[Message, Message]:
     """Commit the writer's prompt and a pending assistant reply; returns (prompt, reply) messages."""
     check_text(prompt, "prompt", strip=False)
-    common = {"style": style, "strength": strength}
+    common = {"style": style, "lora_scale": lora_scale}
     prompt_message = _new_message(role=MessageRole.USER, content=prompt, **common)
     reply = _new_message(role=MessageRole.ASSISTANT, content="", params=params, status=MessageStatus.PENDING, **common)
     reply.created_at = prompt_message.created_at  # same instant; ids keep the order
@@ -133,7 +133,7 @@ def _new_message(
     role: MessageRole | str,
     content: str,
     style: str | None = None,
-    strength: float | None = None,
+    lora_scale: float | None = None,
     params: dict[str, Any] | None = None,
     status: MessageStatus | str = MessageStatus.COMPLETE,
 ) -> Message:
@@ -142,7 +142,7 @@ def _new_message(
         role=parse_enum(MessageRole, role, "role"),
         content=check_text(content, "content", allow_empty=True, strip=False),
         style=None if style is None else check_name(style, "style"),
-        strength=check_number(strength, "strength"),
+        lora_scale=check_number(lora_scale, "lora_scale"),
         params=check_params(params),
         status=parse_enum(MessageStatus, status, "status"),
         created_at=utcnow(),

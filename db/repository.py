@@ -23,7 +23,16 @@ from db.repo_sessions import (
     rename_session,
     revoke_share_token,
 )
-from db.repo_styles import get_style, list_styles, upsert_style
+from db.repo_styles import (
+    SyncReport,
+    add_style_usage,
+    create_style,
+    disable_style,
+    get_style,
+    list_styles,
+    sync_manifest_styles,
+    update_style,
+)
 from db.repo_users import (
     authenticate,
     create_user,
@@ -35,15 +44,19 @@ from db.repo_users import (
 
 __all__ = [
     "NotFoundError",
+    "SyncReport",
     "abort_unfinished_generations",
     "add_message",
+    "add_style_usage",
     "authenticate",
     "create_session",
     "create_share_token",
+    "create_style",
     "create_user",
     "delete_inactive_guests",
     "delete_session",
     "delete_user",
+    "disable_style",
     "finish_generation",
     "get_session",
     "get_shared_session",
@@ -58,6 +71,7 @@ __all__ = [
     "rename_session",
     "revoke_share_token",
     "start_generation",
+    "sync_manifest_styles",
     "unregister_adapter",
-    "upsert_style",
+    "update_style",
 ]

@@ -1,9 +1,10 @@
 """Asynchronous front of ``LLMEngine``: a background step loop feeding one asyncio queue per request.
 
-Every call into the engine (``add_request``, ``abort``, adapter loads and unloads) runs on the loop's
-own thread, between two steps, so the engine itself never sees two threads. Outputs travel back to
-each request's asyncio queue through ``loop.call_soon_threadsafe``. Torch releases the GIL inside
-its kernels, so the event loop keeps serving HTTP while a step runs.
+It is the server's only way into the engine: requests (their ids are made here), aborts, adapter loads
+and unloads, the tokenizer and the context length. Every call into the engine runs on the loop's own
+thread, between two steps, so the engine itself never sees two threads. Outputs travel back to each
+request's asyncio queue through ``loop.call_soon_threadsafe``. Torch releases the GIL inside its
+kernels, so the event loop keeps serving HTTP while a step runs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import logging
 import queue
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -41,6 +43,9 @@ class EngineError(RuntimeError):
 class StepEngine(Protocol):
     """What the async front needs from ``LLMEngine``."""
 
+    tokenizer: Any
+    max_model_len: int
+
     def add_request(self, request_id: str, prompt: Any, params: SamplingParams,
                     lora_request: LoRARequest | None = None) -> None: ...
 
@@ -50,7 +55,18 @@ class StepEngine(Protocol):
 
     def has_unfinished_requests(self) -> bool: ...
 
+    def add_lora(self, lora_request: LoRARequest) -> None: ...
+
+    def remove_lora(self, name: str) -> None: ...
+
     def stats(self) -> dict: ...
+
+    def lora_stats(self) -> dict: ...
+
+
+def new_request_id() -> str:
+    """A fresh request id (the only place the server makes them)."""
+    return uuid.uuid4().hex
 
 
 @dataclass
@@ -113,7 +129,7 @@ class AsyncLLMEngine:
     def __init__(self, engine: StepEngine, *, max_pending: int, retry_after_s: float = 1.0) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
-        self.engine = engine
+        self._engine = engine
         self.max_pending = max_pending
         self.retry_after_s = retry_after_s
         self._commands: queue.SimpleQueue[tuple[Callable[[], Any], Future | None]] = queue.SimpleQueue()
@@ -128,7 +144,7 @@ class AsyncLLMEngine:
     def start(self) -> None:
         """Start the background step loop (idempotent)."""
         if self._thread is None:
-            self._stats = self.engine.stats()
+            self._stats = self._engine.stats()
             self._thread = threading.Thread(target=self._run, name="inkwell-engine", daemon=True)
             self._thread.start()
 
@@ -146,24 +162,44 @@ class AsyncLLMEngine:
         """True while the step loop thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
+    # ---- what the engine serves --------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        """The base model's tokenizer (read-only use from any thread)."""
+        return self._engine.tokenizer
+
+    @property
+    def max_model_len(self) -> int:
+        """The context length the engine serves."""
+        return self._engine.max_model_len
+
+    async def add_lora(self, lora_request: LoRARequest) -> None:
+        """Register (or re-point) an adapter between two steps; ``ValueError`` if it cannot be served."""
+        await self.call(self._engine.add_lora, lora_request)
+
+    async def remove_lora(self, name: str) -> None:
+        """Unregister an adapter between two steps; its running sequences finish on their slot."""
+        await self.call(self._engine.remove_lora, name)
+
     # ---- requests --------------------------------------------------------------------------------
-    async def submit(self, prompt: str | list[int], params: SamplingParams, request_id: str,
+    async def submit(self, prompt: str | list[int], params: SamplingParams, request_id: str | None = None,
                      lora_request: LoRARequest | None = None) -> RequestStream:
-        """Queue a request and return its output stream.
+        """Queue a request and return its output stream (``stream.request_id`` is a new id unless given).
 
         Raises ``EngineBusy`` when ``max_pending`` requests are in flight, and the engine's own
         ``ValueError`` (e.g. the prompt does not fit the context) before anything is streamed.
         """
+        request_id = request_id or new_request_id()
         stream = self._register(request_id)
         try:
-            await self.call(self.engine.add_request, request_id, prompt, params, lora_request)
+            await self.call(self._engine.add_request, request_id, prompt, params, lora_request)
         except BaseException:
             self.forget(request_id)
             self.abort_soon(request_id)  # cancelled while queued: the add may still run
             raise
         return RequestStream(self, request_id, stream)
 
-    async def generate(self, prompt: str | list[int], params: SamplingParams, request_id: str,
+    async def generate(self, prompt: str | list[int], params: SamplingParams, request_id: str | None = None,
                        lora_request: LoRARequest | None = None) -> AsyncIterator[RequestOutput]:
         """Yield the request's outputs step by step; leaving early aborts it."""
         stream = await self.submit(prompt, params, request_id, lora_request)
@@ -182,7 +218,7 @@ class AsyncLLMEngine:
 
     def abort_soon(self, request_id: str) -> None:
         """Abort a request at the next step boundary, without waiting (safe from any thread)."""
-        self._commands.put((lambda: self.engine.abort(request_id), None))
+        self._commands.put((lambda: self._engine.abort(request_id), None))
         self._wake.set()
 
     def forget(self, request_id: str) -> None:
@@ -194,6 +230,13 @@ class AsyncLLMEngine:
         """The engine's counters as of the last step boundary, plus ``num_streams`` open here."""
         with self._lock:
             return {**self._stats, "num_streams": len(self._streams)}
+
+    async def lora_stats(self) -> dict:
+        """The adapter pool's memory figures, computed on the engine thread at the next step boundary
+        (when metrics are scraped, not after every step); {} while the loop is not running."""
+        if not self.is_running:
+            return {}
+        return await self.call(self._engine.lora_stats)
 
     def _register(self, request_id: str) -> _Stream:
         with self._lock:
@@ -213,7 +256,7 @@ class AsyncLLMEngine:
             self._run_commands()
             if self._stopping:
                 break
-            if self.engine.has_unfinished_requests():
+            if self._engine.has_unfinished_requests():
                 self._step()
             else:
                 self._wake.wait()
@@ -248,7 +291,7 @@ class AsyncLLMEngine:
 
     def _step(self) -> None:
         try:
-            outputs = self.engine.step()
+            outputs = self._engine.step()
         except Exception as exc:  # the engine isolates a request's own failures; this is the last resort
             log.exception("engine step failed; failing the requests in flight")
             self._abort_all(EngineError(f"engine step failed: {exc}"))
@@ -262,7 +305,7 @@ class AsyncLLMEngine:
 
     def _refresh_stats(self) -> None:
         try:
-            stats = self.engine.stats()
+            stats = self._engine.stats()
         except Exception:
             log.exception("engine stats failed")
             return
@@ -274,7 +317,7 @@ class AsyncLLMEngine:
             request_ids = list(self._streams)
         for request_id in request_ids:
             try:
-                self.engine.abort(request_id)
+                self._engine.abort(request_id)
             except Exception:
                 log.exception("abort of %s failed", request_id)
         self._refresh_stats()  # before delivery: the counters show the aborts as soon as a client sees them

@@ -99,11 +99,11 @@ class LLMEngine:
 
     def remove_lora(self, name: str) -> None:
         """Unregister an adapter; sequences already running on it finish on their slot."""
-        self._require_lora().pool.unregister(name)
+        self._require_lora().unregister(name)
 
     def list_loras(self) -> list[str]:
         """Names of the registered adapters."""
-        return self.lora.pool.registered if self.lora is not None else []
+        return self.lora.registered if self.lora is not None else []
 
     def _require_lora(self) -> LoRAManager:
         if self.lora is None:
@@ -136,19 +136,22 @@ class LLMEngine:
         return self.scheduler.has_unfinished()
 
     def stats(self) -> dict:
-        """Queue sizes, KV block use and per-adapter running/waiting counts ("base" without adapter)."""
+        """Queue sizes, KV block use and per-adapter running/waiting counts ("base" without adapter).
+
+        Cheap (counts only), so the async front reads it after every step; see :meth:`lora_stats`."""
         adapters: dict[str, dict[str, int]] = {}
         for state, seqs in (("running", self.scheduler.running), ("waiting", self.scheduler.waiting)):
             for seq in seqs:
                 counts = adapters.setdefault(seq.lora_name, {"running": 0, "waiting": 0})
                 counts[state] += 1
         total = self.block_manager.num_blocks
-        stats = {"num_running": len(self.scheduler.running), "num_waiting": len(self.scheduler.waiting),
-                 "kv_blocks_used": total - self.block_manager.num_free_blocks, "kv_blocks_total": total,
-                 "adapters": adapters}
-        if self.lora is not None:
-            stats["lora_memory"] = self.lora.stats()
-        return stats
+        return {"num_running": len(self.scheduler.running), "num_waiting": len(self.scheduler.waiting),
+                "kv_blocks_used": total - self.block_manager.num_free_blocks, "kv_blocks_total": total,
+                "adapters": adapters}
+
+    def lora_stats(self) -> dict[str, int]:
+        """The adapter pool's memory and load/eviction figures ({} without LoRA); read when scraped."""
+        return self.lora.stats() if self.lora is not None else {}
 
     def _run_isolated(self, chunks: list[ScheduledSeq],
                       failures: dict[Sequence, str]) -> dict[Sequence, SampledToken]:

@@ -1,4 +1,5 @@
-"""The Llama/Mistral decoder, top-down, on flattened token rows over a paged KV cache.
+"""The Llama/Mistral decoder, bottom-up (norm, rope, attention, MLP, layer, then the whole model),
+on flattened token rows over a paged KV cache.
 
 Every forward pass sees ``T`` token rows (all scheduled sequences, concatenated); batch layout,
 positions and cache slots come from the step context (engine/context.py). The linear modules keep

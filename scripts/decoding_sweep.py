@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -19,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.model_store import DEFAULT_MODEL, resolve_model  # noqa: E402
 from styles.registry import load_styles  # noqa: E402
 from training.data.everyday import EVAL_REQUESTS  # noqa: E402
-from training.generation import adapter_request, open_engine, reply_all, seeded  # noqa: E402
+from training.replies import adapter_request, open_engine, reply_all, seeded  # noqa: E402
 from training.scoring import score_run, style_classifier  # noqa: E402
 
 CANDIDATES = (  # temperature, top_p, repetition_penalty, no_repeat_ngram_size, strength (adapter scale)
@@ -43,12 +42,12 @@ def main() -> int:
     print("| style | temperature | top_p | repetition | no-repeat n | strength | own style | marker | max 4-gram | "
           "distinct-2 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for int_id, style in enumerate(map(registry.get, args.styles), start=1):
+    for style in map(registry.get, args.styles):
         for temperature, top_p, penalty, ngram, strength in CANDIDATES:
             params = style.sampling_params(temperature=temperature, top_p=top_p, repetition_penalty=penalty,
                                            no_repeat_ngram_size=ngram)
             replies = reply_all(llm, style.system_prompt, EVAL_REQUESTS, seeded(params, len(EVAL_REQUESTS), 0),
-                                replace(adapter_request(style, int_id), scale=strength))
+                                adapter_request(style, strength))
             s = score_run(style.id, replies, classifier)
             marker = "—" if s.marker is None else f"{s.marker:.0%}"
             print(f"| {style.id} | {temperature} | {top_p} | {penalty} | {ngram} | {strength} | {s.own:.0%} | {marker} | "

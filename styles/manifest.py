@@ -87,13 +87,14 @@ def _validate(raw: dict[str, Any], folder: Path) -> Style:
         raise ManifestError("examples must be a list of exactly 3 non-empty prompts")
     if not 1 <= raw["rank"] <= 64:
         raise ManifestError(f"rank must be in [1, 64], got {raw['rank']}")
-    _check_defaults(raw["defaults"])
+    check_defaults(raw["defaults"])
     fields = {k: raw[k] for k in _FIELDS if k != "adapter"}
     fields.update(examples=tuple(examples), adapter_path=_adapter_path(raw["adapter"], folder))
     return Style(**fields)
 
 
-def _check_defaults(defaults: dict[str, Any]) -> None:
+def check_defaults(defaults: dict[str, Any]) -> None:
+    """Sampling defaults must name SamplingParams fields with valid values; ManifestError saying which not."""
     if unknown := sorted(defaults.keys() - _SAMPLING_KEYS):
         raise ManifestError(f"unknown sampling key(s) in [defaults]: {', '.join(unknown)}")
     try:

@@ -1,4 +1,4 @@
-"""``inkwell eval-styles``: does each adapter sound like its style on everyday requests? Writes docs/STYLES.md.
+"""Does each adapter sound like its style on everyday requests? The replies behind docs/STYLES.md.
 
 Generation runs through Inkwell's own engine (``engine.LLM``), one style per invocation, on the held-out
 everyday requests (``training.data.everyday``) that no style trained on, three ways: the adapter with the
@@ -10,53 +10,20 @@ The report then scores every style's cached replies: an all-styles classifier, s
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
-import os
 from dataclasses import replace
 from pathlib import Path
 
-from engine.model_store import DEFAULT_MODEL, resolve_model
-from styles.registry import STYLES_DIR, load_styles
 from training.corpora import sha256_of
 from training.data import SEED
 from training.data.everyday import EVAL_REQUESTS
-from training.generation import GREEDY, adapter_request, open_engine, reply_all, seeded
-from training.report import write_report
-from training.scoring import score_styles, style_classifier, training_row
+from training.replies import GREEDY, adapter_request, open_engine, reply_all, seeded
 
 log = logging.getLogger(__name__)
 
 EVAL_CACHE = "evaluation.json"  # per style, beside style.toml
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``inkwell eval-styles``."""
-    parser.add_argument("--styles-dir", type=Path, default=STYLES_DIR)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--styles", nargs="*", help="style ids to (re)generate (default: every style with an adapter)")
-    parser.add_argument("--threads", type=int, default=None, help="engine threads (default: torch's)")
-    parser.add_argument("--out", type=Path, default=Path("docs/STYLES.md"))
-
-
-def run(args: argparse.Namespace) -> int:
-    """CLI entry: generate the chosen styles' replies (cached), then score every evaluated style."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    registry = load_styles(args.styles_dir)
-    ids = args.styles or sorted(s for s, style in registry.styles.items() if style.adapter_path)
-    chosen = [registry.get(s) for s in ids]
-    if missing := [s.id for s in chosen if s.adapter_path is None]:
-        raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
-    model_dir = resolve_model(args.model)
-    for style in chosen:
-        style_replies(style, model_dir, args.threads)
-    evaluated = [s for s in registry.styles.values() if s.adapter_path and cached_replies(s) is not None]
-    classifier, cv = style_classifier(sorted(registry.styles))
-    results = score_styles(evaluated, {s.id: cached_replies(s) for s in evaluated}, classifier)
-    write_report(results, cv, args.out, [training_row(s) for s in evaluated])
-    return 0
 
 
 def cache_key(style) -> str:

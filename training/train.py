@@ -1,4 +1,4 @@
-"""``inkwell train-style ID``: fit a LoRA adapter for one style on the embedded base (transformers + PEFT).
+"""Fit a LoRA adapter for one style on the embedded base (transformers + PEFT).
 
 The adapter is saved in PEFT format with bf16 weights into ``styles/<id>/adapter/``, beside a loss curve
 (``styles/<id>/loss.png``) and ``training.json`` (the settings and figures that reproduce it); the manifest
@@ -7,10 +7,8 @@ then points at it and records the sha256 of the base weights it was trained on.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -19,13 +17,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from engine.model_store import DEFAULT_MODEL, resolve_model
+from engine.model_store import resolve_model
 from training.chat_format import encode_pair
 from training.corpora import sha256_of
 from training.data import SEED, style_split
 from styles.manifest import MANIFEST_NAME, set_fields
 from training.plots import save_loss_curve
-from styles.registry import STYLES_DIR, load_styles
+from styles.registry import load_styles
 from training.top_stack import TopStack, pad_states, prefix_states, top_loss, top_stack
 
 log = logging.getLogger(__name__)
@@ -48,28 +46,6 @@ class TrainConfig:
     epochs: int = 1  # passes over steps * batch_size / epochs distinct examples
     bf16: bool = False  # bf16 autocast of the forward (AMX / avx512_bf16 hosts); weights stay fp32
     threads: int = 0  # torch threads; 0 keeps torch's default
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``inkwell train-style``."""
-    defaults = TrainConfig()
-    parser.add_argument("style_id", help="the style to train, e.g. poetry")
-    parser.add_argument("--styles-dir", type=Path, default=STYLES_DIR, help="folder holding <id>/style.toml")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="base model name or HF folder")
-    for name in ("steps", "batch_size", "rank", "upper_layers", "max_len", "seed", "warmup", "epochs"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: default)")
-    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=defaults.bf16,
-                        help="bf16 autocast of the forward pass (faster on CPUs with AMX or avx512_bf16)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """CLI entry: train and save one adapter."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    fields = {k: getattr(args, k) for k in asdict(TrainConfig())}
-    train_style(args.style_id, TrainConfig(**fields), args.styles_dir, args.model)
-    return 0
 
 
 def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name: str) -> Path:

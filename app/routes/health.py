@@ -24,5 +24,5 @@ async def health(state: AppState = Depends(get_state)) -> dict[str, Any]:
 
 @router.get("/metrics", responses={200: {"description": "Prometheus text", "content": {"text/plain": {}}}})
 async def metrics(state: AppState = Depends(get_state)) -> Response:
-    """Prometheus text exposition."""
-    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus text exposition (the adapter pool's figures are computed now, between two steps)."""
+    return Response(state.metrics.render(await state.engine.lora_stats()), media_type=CONTENT_TYPE_LATEST)

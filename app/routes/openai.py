@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 
-from app.catalog import ServedModel
+from app.catalog import CatalogEntry
 from app.deps import AppState, get_state, require_api_key
 from app.errors import error_responses
-from app.generation import resolve_model, start
+from app.submit import resolve_model, start
 from app.schemas import ChatCompletionRequest, CompletionRequest
 from app.streaming import full_response, sse_response
 
@@ -40,7 +40,7 @@ async def completions(body: CompletionRequest, request: Request,
     return await full_response(generation, request)
 
 
-def model_card(model: ServedModel, base: ServedModel) -> dict[str, Any]:
+def model_card(model: CatalogEntry, base: CatalogEntry) -> dict[str, Any]:
     """One entry of ``/v1/models``: adapters and styles name the base as ``parent``.
 
     ``root`` is the model's own name: the server's folders are never shown.

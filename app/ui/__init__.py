@@ -13,7 +13,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from app.client import client_from_settings
-from app.ui.catalog import Catalog
+from app.ui.gallery import Gallery
 from app.ui.headers import FramingHeadersMiddleware
 from app.ui.layout import CSS, build_blocks
 from app.ui.services import Services
@@ -26,17 +26,10 @@ log = logging.getLogger(__name__)
 __all__ = ["build_services", "mount"]
 
 
-def _styles(settings: Any) -> dict[str, Any]:
-    from styles.registry import load_styles
-
-    return load_styles(settings.styles_dir).styles
-
-
-def build_services(settings: Any, store: Store, styles: dict[str, Any] | None = None) -> Services:
-    """The UI's collaborators: the engine client from the settings, ``store``, and the styles
-    (``styles`` overrides the styles folder, for tests)."""
-    return Services(client=client_from_settings(settings), store=store,
-                    catalog=Catalog(_styles(settings) if styles is None else styles))
+def build_services(settings: Any, store: Store, catalog: Catalog, client: EngineClient | None = None) -> Services:
+    """The UI's collaborators: the engine client (from the settings unless given), ``store``, and the
+    gallery of ``catalog``'s styles, most used first."""
+    return Services(client=client or client_from_settings(settings), store=store, gallery=Gallery(catalog))
 
 
 def mount(app: FastAPI, settings: Any, services: Services) -> None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from app.client import EngineError
-from app.ui.catalog import Controls
+from app.ui.gallery import Controls
 from app.ui.generation import Job, stream_generation, throttled
 from app.ui.services import Services
 from app.ui.store import Viewer

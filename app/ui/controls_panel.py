@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui.catalog import Catalog, Controls
+from app.ui.gallery import Controls, Gallery
 
 CARDS_PER_ROW = 3
 
@@ -27,19 +27,20 @@ class ControlsPanel:
         return [self.strength, self.temperature, self.top_p, self.max_tokens]
 
 
-def defaults_for(catalog: Catalog, style_id: str | None) -> tuple[Any, ...]:
+def defaults_for(gallery: Gallery, style_id: str | None) -> tuple[Any, ...]:
     """Slider values for a style's defaults (unchanged sliders for an unknown style)."""
-    if style_id not in catalog.cards:
+    if style_id not in gallery.cards:
         return (gr.update(),) * 4
-    d = catalog.cards[style_id].defaults
+    d = gallery.cards[style_id].defaults
     return d.strength, d.temperature, d.top_p, d.max_tokens
 
 
-def _sliders(initial: Controls) -> tuple[gr.Slider, ...]:
-    """The four sliders, not yet rendered."""
+def _sliders(initial: Controls, show_strength: bool = True) -> tuple[gr.Slider, ...]:
+    """The four sliders, not yet rendered (strength hidden when the engine ignores it)."""
     return (
         gr.Slider(0, 2, value=initial.strength, step=0.05, label="Style strength", render=False,
-                  info="0 = the plain base model, 1 = as trained, 2 = exaggerated", elem_id="strength"),
+                  info="0 = the plain base model, 1 = as trained, 2 = exaggerated", elem_id="strength",
+                  visible=show_strength),
         gr.Slider(0, 2, value=initial.temperature, step=0.05, label="Temperature", render=False,
                   elem_id="temperature"),
         gr.Slider(0.05, 1, value=initial.top_p, step=0.05, label="Top-p", render=False, elem_id="top-p"),
@@ -48,30 +49,31 @@ def _sliders(initial: Controls) -> tuple[gr.Slider, ...]:
     )
 
 
-def _gallery(catalog: Catalog, outputs: list[Any]) -> None:
+def _gallery(gallery: Gallery, outputs: list[Any]) -> None:
     """Cards of every style, each with a button that picks it (and its defaults)."""
-    ids = list(catalog.cards)
+    ids = list(gallery.cards)
     for start in range(0, len(ids), CARDS_PER_ROW):
         with gr.Row():
             for style_id in ids[start:start + CARDS_PER_ROW]:
                 with gr.Column(min_width=220):
-                    gr.HTML(catalog.card_html(style_id))
-                    button = gr.Button(f"Use {catalog.cards[style_id].name}", size="sm",
+                    gr.HTML(gallery.card_html(style_id))
+                    button = gr.Button(f"Use {gallery.cards[style_id].name}", size="sm",
                                        elem_id=f"use-{style_id}")
-                button.click(lambda sid=style_id: (sid, *defaults_for(catalog, sid)), outputs=outputs)
+                button.click(lambda sid=style_id: (sid, *defaults_for(gallery, sid)), outputs=outputs)
 
 
-def build_controls(catalog: Catalog) -> ControlsPanel:
+def build_controls(gallery: Gallery) -> ControlsPanel:
     """Render the gallery, the style dropdown and the sliders; wire defaults on style changes."""
-    first = catalog.first()
-    panel = ControlsPanel(gr.Dropdown(catalog.choices(), value=first, label="Style", elem_id="style",
+    first = gallery.first()
+    panel = ControlsPanel(gr.Dropdown(gallery.choices(), value=first, label="Style", elem_id="style",
                                       render=False),
-                          *_sliders(catalog.cards[first].defaults if first else Controls()))
+                          *_sliders(gallery.cards[first].defaults if first else Controls(),
+                                    gallery.lora_scale_supported))
     with gr.Accordion("Style gallery", open=True, elem_id="gallery"):
-        _gallery(catalog, [panel.style, *panel.sliders()])
+        _gallery(gallery, [panel.style, *panel.sliders()])
     panel.style.render()
     with gr.Accordion("Strength and sampling", open=False), gr.Row():
         for slider in panel.sliders():
             slider.render()
-    panel.style.input(lambda sid: defaults_for(catalog, sid), inputs=panel.style, outputs=panel.sliders())
+    panel.style.input(lambda sid: defaults_for(gallery, sid), inputs=panel.style, outputs=panel.sliders())
     return panel

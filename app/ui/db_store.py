@@ -88,7 +88,7 @@ class DbStore:
                          strength: float, params: dict[str, Any]) -> int:
         with self._session() as s:
             _, reply = repo.start_generation(s, owner_id=owner_id, session_id=session_id, prompt=prompt,
-                                             style=style, strength=strength, params=params)
+                                             style=style, lora_scale=strength, params=params)
             return reply.id
 
     def finish_generation(self, message_id: int, record: GenerationRecord) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui.catalog import Catalog, Controls
+from app.ui.gallery import Controls, Gallery
 from app.ui.draft import Draft
 from app.ui.services import Services
 from app.ui.store import Viewer
@@ -24,10 +24,10 @@ from app.ui.writer import run_take, warn
 EmbedOut = tuple[Viewer | None, Draft, str, str]
 
 
-def embed_title(catalog: Catalog, style: str | None) -> str:
+def embed_title(gallery: Gallery, style: str | None) -> str:
     """The heading of the embed writer, or the problem in words."""
     try:
-        return f"### ✒️ {catalog.card(style).name}"
+        return f"### ✒️ {gallery.card(style).name}"
     except ValueError as exc:
         return warn(str(exc))
 
@@ -35,7 +35,7 @@ def embed_title(catalog: Catalog, style: str | None) -> str:
 async def embed_take(services: Services, viewer: Viewer | None, draft: Draft, prompt: str,
                      style: str | None) -> AsyncIterator[EmbedOut]:
     """Generate in the fixed style with its defaults; yields (viewer, draft, text, status)."""
-    card = services.catalog.cards.get(style or "")
+    card = services.gallery.cards.get(style or "")
     controls = astuple(card.defaults if card else Controls())
     if viewer is None and (prompt or "").strip() and card:
         viewer = await asyncio.to_thread(services.store.guest)

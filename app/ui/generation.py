@@ -17,7 +17,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 from app.client import ChatDelta, ChatRequest, EngineError
-from app.ui.catalog import Controls
+from app.ui.gallery import Controls
 from app.ui.services import Services
 from app.ui.store import GenerationRecord
 
@@ -49,7 +49,7 @@ def chat_request(job: Job) -> ChatRequest:
         messages.append({"role": "assistant", "content": job.prefix})
         extra = dict(CONTINUE_EXTRA)
     c = job.controls
-    return ChatRequest(style=job.style, messages=messages, strength=c.strength, temperature=c.temperature,
+    return ChatRequest(style=job.style, messages=messages, lora_scale=c.strength, temperature=c.temperature,
                        top_p=c.top_p, max_tokens=c.max_tokens, seed=job.seed, extra=extra)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from app.ui import auth, history
-from app.ui.catalog import Catalog
+from app.ui.gallery import Gallery
 from app.ui.compare_tab import build_compare_tab
 from app.ui.controls_panel import build_controls
 from app.ui.draft import Draft
@@ -28,12 +28,12 @@ CSS = """
 """
 
 
-def page_mode(catalog: Catalog, query: dict[str, str]) -> tuple[Any, ...]:
+def page_mode(gallery: Gallery, query: dict[str, str]) -> tuple[Any, ...]:
     """Visibility of (sign-in, app, embed), the embed style and the embed heading for a page URL."""
     if query.get("embed") == "1":
-        style = query.get("style") or catalog.first()
+        style = query.get("style") or gallery.first()
         return (gr.update(visible=False), gr.update(visible=False), gr.update(visible=True),
-                style, embed_title(catalog, style))
+                style, embed_title(gallery, style))
     return gr.update(visible=True), gr.update(visible=False), gr.update(visible=False), None, ""
 
 
@@ -43,7 +43,7 @@ def _app_column(services: Services, viewer: gr.State, draft: gr.State) -> tuple[
         with gr.Row(equal_height=True):
             who = gr.Markdown(elem_id="who")
             log_out = gr.Button("Log out", size="sm", elem_id="log-out", scale=0)
-        panel = build_controls(services.catalog)
+        panel = build_controls(services.gallery)
         with gr.Tabs():
             with gr.Tab("Write", id="write"):
                 write = build_write_tab(services, viewer, draft, panel)
@@ -69,7 +69,7 @@ def build_blocks(services: Services) -> gr.Blocks:
         who.change(lambda v: history.refresh(services, v), viewer, picker)
 
         def on_load(request: gr.Request) -> tuple[Any, ...]:
-            return page_mode(services.catalog, dict(request.query_params))
+            return page_mode(services.gallery, dict(request.query_params))
 
         blocks.load(on_load, None, [signin.column, column, embed_column, embed_style, embed_heading])
     blocks.queue(default_concurrency_limit=None)

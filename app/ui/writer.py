@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from app.client import EngineError
-from app.ui.catalog import Controls
+from app.ui.gallery import Controls
 from app.ui.draft import Draft
 from app.ui.generation import Job, stream_generation, throttled
 from app.ui.services import Services
@@ -40,7 +40,7 @@ def check_request(services: Services, viewer: Viewer | None, prompt: str, style:
         raise ValueError("Log in or continue as a guest first.")
     if not (prompt or "").strip():
         raise ValueError("Write a prompt first.")
-    services.catalog.card(style)
+    services.gallery.card(style)
 
 
 async def ensure_session(services: Services, viewer: Viewer, draft: Draft, prompt: str, style: str) -> int:

@@ -124,7 +124,7 @@ def rss_bytes() -> int:
 
 def bench_dtype(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path]) -> None:
     """(a) tax vs the bare base and (b) PEFT speed-up, plus (e) the load stall, for one dtype."""
-    requests = [LoRARequest(f"a{i}", i + 1, str(f)) for i, f in enumerate(folders)]
+    requests = [LoRARequest(f"a{i}", str(f)) for i, f in enumerate(folders)]
     mixed = [requests[i % len(requests)] for i in range(args.requests)]
     bare = _engine(model_dir, dtype, args.threads)
     prompts = _prompts(args.requests, args.prompt_len, bare.vocab_size)
@@ -142,7 +142,7 @@ def bench_dtype(args: argparse.Namespace, model_dir: Path, dtype: str, folders: 
 
     def add_late() -> None:
         start = time.perf_counter()
-        lora.add_lora(LoRARequest("late", 999, str(folders[0])))
+        lora.add_lora(LoRARequest("late", str(folders[0])))
         added.append(time.perf_counter() - start)
 
     _, stall_steps = run_engine(lora, prompts, mixed, args.max_tokens, [add_late])
@@ -165,7 +165,7 @@ def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: l
         for name in ("adapter_config.json", "adapter_model.safetensors"):
             if not (folder / name).exists():
                 os.symlink(folders[i % len(folders)] / name, folder / name)
-        links.append(LoRARequest(f"m{i}", i + 1, str(folder)))
+        links.append(LoRARequest(f"m{i}", str(folder)))
     engine = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=args.slots,
                      max_lora_rank=args.rank, max_cpu_loras=64)
     start = time.perf_counter()
@@ -190,7 +190,7 @@ def bench_memory(args: argparse.Namespace, model_dir: Path, dtype: str, folders:
     before = rss_bytes()
     for i in range(args.memory_adapters):
         folder = write_adapter(root / f"mem{i}", BaseShapes.from_hf_config(_hf_config(model_dir)), args.rank, 1000 + i)
-        engine.add_lora(LoRARequest(f"mem{i}", i + 1, str(folder)))
+        engine.add_lora(LoRARequest(f"mem{i}", str(folder)))
     growth = rss_bytes() - before
     size = engine.lora.stats()["host_bytes"]
     print(f"{dtype}: {args.memory_adapters} adapters = {size / 2**20:.1f} MiB; resident memory grew "

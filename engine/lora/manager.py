@@ -35,21 +35,30 @@ class LoRAManager:
     def __init__(self, model: nn.Module, *, max_loras: int, max_lora_rank: int, max_cpu_loras: int,
                  max_tokens: int, max_seqs: int) -> None:
         weight = model.embed_tokens.weight
-        self.pool = AdapterPool(shapes_from_model(model), max_loras, max_lora_rank, max_cpu_loras,
-                                dtype=weight.dtype, device=weight.device)
-        apply_lora(model, self.pool)
+        self._pool = AdapterPool(shapes_from_model(model), max_loras, max_lora_rank, max_cpu_loras,
+                                 dtype=weight.dtype, device=weight.device)
+        apply_lora(model, self._pool)
         self.metadata = LoRAMetadata.allocate(max_tokens, max_seqs, weight.device)
-        self.metadata.slot_ranks = self.pool.slot_ranks
+        self.metadata.slot_ranks = self._pool.slot_ranks
         self._slots: dict[int, int] = {}  # seq_id -> pinned slot
         self._failures: dict[_Seq, str] = {}  # refused sequences -> why, until take_failures()
 
     def register(self, request: LoRARequest) -> None:
         """Make ``request``'s adapter servable (load + validate now); a new path replaces the weights."""
-        known = self.pool.registered_path(request.name)
+        known = self._pool.registered_path(request.name)
         if known is None:
-            self.pool.register(request.name, request.path)
+            self._pool.register(request.name, request.path)
         elif known != str(request.path):
-            self.pool.replace(request.name, request.path)
+            self._pool.replace(request.name, request.path)
+
+    def unregister(self, name: str) -> None:
+        """Forget adapter ``name``; sequences already running on it finish on their slot."""
+        self._pool.unregister(name)
+
+    @property
+    def registered(self) -> list[str]:
+        """Names of every registered adapter."""
+        return self._pool.registered
 
     def admit(self, seq: _Seq) -> bool:
         """Pin a slot for ``seq``'s adapter; False means wait (every slot is pinned) or failed.
@@ -75,15 +84,15 @@ class LoRAManager:
         return failures
 
     def _acquire(self, request: LoRARequest) -> int | None:
-        if self.pool.registered_path(request.name) is None:  # removed while it waited
+        if self._pool.registered_path(request.name) is None:  # removed while it waited
             self.register(request)
-        return self.pool.acquire(request.name)
+        return self._pool.acquire(request.name)
 
     def release(self, seq: _Seq) -> None:
         """Unpin ``seq``'s slot (finished or aborted); no-op for base sequences."""
         slot = self._slots.pop(seq.seq_id, None)
         if slot is not None:
-            self.pool.release(slot)
+            self._pool.release(slot)
 
     def slot(self, seq: _Seq) -> int:
         """The slot ``seq`` runs on, -1 without adapter."""
@@ -91,13 +100,13 @@ class LoRAManager:
 
     def step_metadata(self, chunks: Seq[_Chunk]) -> LoRAMetadata:
         """Fill the preallocated metadata for this step's chunks (in row order)."""
-        scales = [c.seq.lora_request.scale if c.seq.lora_request else 1.0 for c in chunks]
-        self.metadata.fill([c.num_tokens for c in chunks], [self.slot(c.seq) for c in chunks], scales)
+        lora_scales = [c.seq.lora_request.lora_scale if c.seq.lora_request else 1.0 for c in chunks]
+        self.metadata.fill([c.num_tokens for c in chunks], [self.slot(c.seq) for c in chunks], lora_scales)
         return self.metadata
 
     def stats(self) -> dict[str, int]:
-        """Pool memory and occupancy figures for metrics."""
-        return self.pool.memory()
+        """Pool memory and occupancy figures for metrics (sums every host adapter's bytes: not per step)."""
+        return self._pool.memory()
 
 
 def lora_manager_for(model: nn.Module, config: object) -> LoRAManager | None:

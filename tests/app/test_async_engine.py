@@ -41,7 +41,7 @@ async def test_outputs_match_the_synchronous_engine(front: AsyncLLMEngine, tiny_
 
 
 async def test_a_failed_step_fails_its_requests_but_not_the_loop(front: AsyncLLMEngine) -> None:
-    real_step = front.engine.step
+    real_step = front._engine.step
     calls = 0
 
     def flaky_step():  # the second step blows up once
@@ -51,7 +51,7 @@ async def test_a_failed_step_fails_its_requests_but_not_the_loop(front: AsyncLLM
             raise RuntimeError("boom")
         return real_step()
 
-    front.engine.step = flaky_step
+    front._engine.step = flaky_step
     with pytest.raises(EngineError, match="boom"):
         await collect(front, "doomed", LONG)
     assert front.is_running

@@ -32,7 +32,7 @@ def seed_crashed_generation_and_guests(url: str) -> int:
         writer = repo.create_user(s, username="writer", password=None, role="guest")
         session = repo.create_session(s, owner_id=writer.id, title="draft", style="verse")
         _, reply = repo.start_generation(s, owner_id=writer.id, session_id=session.id, prompt="Write",
-                                         style="verse", strength=1.0, params=None)
+                                         style="verse", lora_scale=1.0, params=None)
         for name, idle_days in (("guest-idle", 6), ("guest-recent", 1)):
             guest = repo.create_user(s, username=name, password=None, role="guest")
             guest.created_at = utcnow() - timedelta(days=idle_days)

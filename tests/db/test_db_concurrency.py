@@ -27,7 +27,7 @@ def write_burst(
             session_id=session_id,
             prompt=f"w{worker}-prompt",
             style="poetry",
-            strength=1.0,
+            lora_scale=1.0,
             params={"worker": worker},
         )
         repo.finish_generation(

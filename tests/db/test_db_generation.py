@@ -28,7 +28,7 @@ def read_messages(factory: sessionmaker[Session]) -> list[tuple]:
 
 def start(s: Session, owned: tuple[int, int], prompt: str = "p", **overrides: object) -> tuple[Message, Message]:
     """``start_generation`` in the writer's session, with plain defaults."""
-    fields = {"style": "poetry", "strength": 1.0, "params": {}, **overrides}
+    fields = {"style": "poetry", "lora_scale": 1.0, "params": {}, **overrides}
     return repo.start_generation(s, owner_id=owned[0], session_id=owned[1], prompt=prompt, **fields)
 
 
@@ -42,7 +42,7 @@ def test_prompt_is_committed_before_generation(
     s: Session, session_factory: sessionmaker[Session], owned: tuple[int, int]
 ) -> None:
     owner, session_id = owned
-    prompt, reply = start(s, owned, "  A poem about rain\n", strength=0.8, params=PARAMS)
+    prompt, reply = start(s, owned, "  A poem about rain\n", lora_scale=0.8, params=PARAMS)
     assert prompt.id < reply.id and reply.status is MessageStatus.PENDING
     assert read_messages(session_factory) == [
         ("user", "  A poem about rain\n", "complete", None),
@@ -53,7 +53,7 @@ def test_prompt_is_committed_before_generation(
     assert read_messages(session_factory)[1] == ("assistant", "Rain taps the glass.", "complete", None)
     with session_factory() as other:
         stored = repo.list_messages(other, owner_id=owner, session_id=session_id)[1]
-    assert stored.params == PARAMS and stored.strength == 0.8 and stored.style == "poetry"
+    assert stored.params == PARAMS and stored.lora_scale == 0.8 and stored.style == "poetry"
     assert {name: getattr(stored, name) for name in figures} == figures
     assert stored.finished_at >= stored.created_at
 
@@ -62,7 +62,7 @@ def test_prompt_is_committed_before_generation(
 def test_aborted_or_failed_generation_is_kept_as_such(
     s: Session, session_factory: sessionmaker[Session], owned: tuple[int, int], status: str, error: str | None
 ) -> None:
-    _, reply = start(s, owned, "Go", strength=None, params=None)
+    _, reply = start(s, owned, "Go", lora_scale=None, params=None)
     finish(s, reply.id, "Half a li", status, ttft_ms=None, error=error)
     expected = [("user", "Go", "complete", None), ("assistant", "Half a li", status, error)]
     assert read_messages(session_factory) == expected
@@ -97,8 +97,8 @@ def test_messages_are_listed_in_order_and_touch_the_session(s: Session, owned: t
         ({"role": "robot"}, "role must be one of system, user, assistant; got 'robot'"),
         ({"status": "done"}, "status must be one of pending, complete, aborted, error"),
         ({"content": None}, "content must be a string"),
-        ({"strength": float("nan")}, "strength must be a finite number"),
-        ({"strength": -1}, "strength must be a finite number >= 0"),
+        ({"lora_scale": float("nan")}, "lora_scale must be a finite number"),
+        ({"lora_scale": -1}, "lora_scale must be a finite number >= 0"),
         ({"params": {"stop": {1, 2}}}, "params must be JSON-serializable"),
         ({"params": [1]}, "params must be a dict"),
     ],

@@ -28,7 +28,7 @@ def add_session(s: Session, user: User, *, idle_days: float) -> WritingSession:
     """A session of ``user`` with a finished generation, last updated ``idle_days`` ago."""
     session = repo.create_session(s, owner_id=user.id, title="draft", style="poetry")
     _, reply = repo.start_generation(s, owner_id=user.id, session_id=session.id, prompt="Write",
-                                     style="poetry", strength=1.0, params=None)
+                                     style="poetry", lora_scale=1.0, params=None)
     repo.finish_generation(s, message_id=reply.id, content="Text", status="complete", prompt_tokens=1,
                            completion_tokens=1, ttft_ms=1.0, latency_ms=2.0)
     session.updated_at = utcnow() - timedelta(days=idle_days)

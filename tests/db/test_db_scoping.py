@@ -55,7 +55,7 @@ def test_changes_to_someone_elses_session_are_refused(s: Session, writers: TwoWr
     with pytest.raises(repo.NotFoundError):
         repo.add_message(s, owner_id=alice, session_id=bobs, role="user", content="intrusion")
     with pytest.raises(repo.NotFoundError):
-        repo.start_generation(s, owner_id=alice, session_id=bobs, prompt="x", style="noir", strength=1.0, params={})
+        repo.start_generation(s, owner_id=alice, session_id=bobs, prompt="x", style="noir", lora_scale=1.0, params={})
     with pytest.raises(repo.NotFoundError):
         repo.create_share_token(s, owner_id=alice, session_id=bobs)
     s.expire_all()

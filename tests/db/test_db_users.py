@@ -92,7 +92,7 @@ def test_deleting_a_user_deletes_all_their_data(s: Session) -> None:
         session = repo.create_session(s, owner_id=owner.id, title="Draft", style="poetry")
         repo.add_message(s, owner_id=owner.id, session_id=session.id, role="user", content="hi")
         repo.start_generation(
-            s, owner_id=owner.id, session_id=session.id, prompt="more", style="poetry", strength=1.0, params={}
+            s, owner_id=owner.id, session_id=session.id, prompt="more", style="poetry", lora_scale=1.0, params={}
         )
     assert repo.delete_user(s, user_id=alice.id) is True
     assert repo.delete_user(s, user_id=alice.id) is False

@@ -24,7 +24,7 @@ LORA_CONFIG = dict(enable_lora=True, max_loras=3, max_lora_rank=16, max_cpu_lora
 def adapters(model_dir: Path, root: Path, b_scale: float = 0.5) -> dict[str, LoRARequest]:
     """Write the three PEFT adapters for ``model_dir``; one LoRARequest each."""
     base = partial(hf_model, model_dir)
-    return {name: LoRARequest(name, i + 1, str(write_adapter(root / name, seed=i, base=base, b_scale=b_scale, **spec)))
+    return {name: LoRARequest(name, str(write_adapter(root / name, seed=i, base=base, b_scale=b_scale, **spec)))
             for i, (name, spec) in enumerate(SPECS.items())}
 
 
@@ -105,19 +105,19 @@ def test_requests_wait_for_a_slot_and_scale_zero_is_base(tiny_llama_dir: Path, t
               enable_lora=True, max_loras=1, max_lora_rank=16, max_cpu_loras=2)
     params = SamplingParams(max_tokens=4, temperature=0.0, ignore_eos=True)
     ids = [{"prompt_token_ids": p} for p in prompts(4, 5)]
-    muted = LoRARequest("ad1", 1, requests["ad1"].path, scale=0.0)
+    muted = LoRARequest("ad1", requests["ad1"].path, lora_scale=0.0)
     outs = llm.generate(ids, params, lora_request=[requests["ad1"], requests["ad2"], muted, None])
     base = llm.generate(ids[2:], params)
     assert [len(o.outputs[0].token_ids) for o in outs] == [4, 4, 4, 4]  # one slot, three adapters: all done
     assert outs[2].outputs[0].token_ids == base[0].outputs[0].token_ids
-    assert llm.engine.stats()["lora_memory"]["pinned_slots"] == 0
+    assert llm.engine.lora_stats()["pinned_slots"] == 0
 
 
 def test_bad_adapter_is_a_value_error(tiny_llama_dir: Path, tmp_path: Path) -> None:
     llm = LLM(str(tiny_llama_dir), dtype="float32", device="cpu", max_model_len=128, kv_cache_memory=1 << 20,
               **LORA_CONFIG)
     with pytest.raises(ValueError, match="does not exist"):
-        llm.generate("hi", SamplingParams(max_tokens=2), LoRARequest("ghost", 9, str(tmp_path / "ghost")))
+        llm.generate("hi", SamplingParams(max_tokens=2), LoRARequest("ghost", str(tmp_path / "ghost")))
 
 
 def test_add_remove_list_loras_between_steps(tiny_llama_dir: Path, tmp_path: Path) -> None:
@@ -131,5 +131,5 @@ def test_add_remove_list_loras_between_steps(tiny_llama_dir: Path, tmp_path: Pat
     assert engine.list_loras() == []
     while engine.has_unfinished_requests():
         engine.step()
-    memory = engine.stats()["lora_memory"]
+    memory = engine.lora_stats()
     assert memory["pinned_slots"] == 0 and memory["slot_loads"] == 1 and memory["resident_adapters"] == 0

@@ -98,9 +98,9 @@ def test_nan_from_an_adapter_leaves_no_poison_in_the_kv_cache(tiny_llama_dir: Pa
     engine = build_engine(tiny_llama_dir, max_loras=1)
     bad = LoRARequest("s0", 1, str(adapter_dirs[0]))
     engine.add_lora(bad)
-    slot = engine.lora.pool.acquire("s0")
-    engine.lora.pool.stacks(0, "o_proj")[1][slot].fill_(float("nan"))  # a corrupted slot: NaN outputs
-    engine.lora.pool.release(slot)
+    slot = engine.lora._pool.acquire("s0")
+    engine.lora._pool.stacks(0, "o_proj")[1][slot].fill_(float("nan"))  # a corrupted slot: NaN outputs
+    engine.lora._pool.release(slot)
     engine.add_request("nan", [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22], GREEDY, bad)
     assert_failed(run(engine)["nan"], "NaN or infinite")
     add_good(engine)  # reuse the freed blocks (block 0 included, the decode padding)

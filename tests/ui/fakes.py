@@ -5,35 +5,36 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from app.catalog import Catalog, CatalogEntry, base_entry
 from app.client import EngineClient
-from app.ui.catalog import Catalog
+from app.ui.gallery import Gallery
 from app.ui.services import Services
 from app.ui.store import Store
 
 
-@dataclass
-class FakeStyle:
-    """The attributes of ``styles.registry.Style`` the UI reads."""
-
-    id: str
-    display_name: str
-    description: str = "A style."
-    system_prompt: str = ""
-    examples: list[Any] = field(default_factory=list)
-    defaults: dict[str, Any] = field(default_factory=dict)
+def style(name: str, title: str, description: str, examples: tuple[str, ...] = (), **defaults: Any) -> CatalogEntry:
+    """A catalog entry of a style (no real adapter behind it: the engine is scripted)."""
+    return CatalogEntry(name=name, kind="style", root=f"/adapters/{name}", has_adapter=True, display_name=title,
+                        description=description, examples=examples, defaults=defaults)
 
 
-STYLES = {
-    "poetry": FakeStyle("poetry", "Poetry", "Verse with a lilt.", examples=[{"output": "Roses <b>are</b> red"}],
-                        defaults={"temperature": 0.9, "max_tokens": 64}),
-    "pirate": FakeStyle("pirate", "Pirate", "Arr.", defaults={"lora_scale": 1.5, "top_p": 0.8}),
-    "legal": FakeStyle("legal", "Legal", "Whereas.", examples=["The party of the first part"]),
-}
+STYLES = [
+    style("poetry", "Poetry", "Verse with a lilt.", ("Roses <b>are</b> red",), temperature=0.9, max_tokens=64),
+    style("pirate", "Pirate", "Arr.", top_p=0.8, repetition_penalty=1.1),
+    style("legal", "Legal", "Whereas.", ("The party of the first part",)),
+]
+
+
+def catalog(entries: list[CatalogEntry] = STYLES) -> Catalog:
+    """A catalog of the base and ``entries``."""
+    served = Catalog(base_entry("tiny", "/models/tiny"))
+    for entry in entries:
+        served.add(entry)
+    return served
 
 
 def chunk(text: str = "", finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
@@ -107,4 +108,4 @@ def make_services(engine: ScriptedEngine | httpx.MockTransport, store: Store) ->
     """Services over a fake engine, a real store and the three test styles."""
     transport = engine.transport() if isinstance(engine, ScriptedEngine) else engine
     client = EngineClient("http://engine.test/v1", transport=transport)
-    return Services(client=client, store=store, catalog=Catalog(STYLES))
+    return Services(client=client, store=store, gallery=Gallery(catalog()))

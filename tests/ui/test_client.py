@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import httpx
@@ -26,7 +25,7 @@ async def collect(client: EngineClient, request: ChatRequest) -> tuple[list[str]
 
 async def test_stream_matches_openai_client_and_sends_extras() -> None:
     engine = ScriptedEngine(WORDS)
-    request = ChatRequest("poetry", [{"role": "user", "content": "hi"}], strength=1.5, temperature=0.3,
+    request = ChatRequest("poetry", [{"role": "user", "content": "hi"}], lora_scale=1.5, temperature=0.3,
                           top_p=0.9, max_tokens=40, seed=7)
     texts, deltas = await collect(client_for(engine.transport()), request)
 
@@ -73,15 +72,12 @@ async def test_error_frame_inside_the_stream() -> None:
         await collect(client_for(transport), ChatRequest("poetry", []))
 
 
-async def test_unreachable_engine_and_models() -> None:
+async def test_unreachable_engine() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
     with pytest.raises(EngineError, match="can't be reached"):
         await collect(client_for(httpx.MockTransport(refuse)), ChatRequest("poetry", []))
-    listing = httpx.MockTransport(lambda _: httpx.Response(200, content=json.dumps(
-        {"object": "list", "data": [{"id": "base"}, {"id": "poetry"}]})))
-    assert await client_for(listing).list_models() == ["base", "poetry"]
 
 
 def test_engine_base_url() -> None:

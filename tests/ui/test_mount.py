@@ -61,9 +61,9 @@ def test_share_page_is_public_escaped_and_revocable(client_and_services, writer)
 
 
 def test_page_mode_picks_embed_or_signin(store) -> None:
-    catalog = make_services(ScriptedEngine([]), store).catalog
-    signin, app, embed, style, heading = page_mode(catalog, {"embed": "1", "style": "pirate"})
+    gallery = make_services(ScriptedEngine([]), store).gallery
+    signin, app, embed, style, heading = page_mode(gallery, {"embed": "1", "style": "pirate"})
     assert (signin["visible"], app["visible"], embed["visible"], style) == (False, False, True, "pirate")
     assert heading == "### ✒️ Pirate"
-    assert page_mode(catalog, {"embed": "1", "style": "nope"})[4].startswith("⚠️ Unknown style 'nope'")
-    assert page_mode(catalog, {})[0]["visible"] is True
+    assert page_mode(gallery, {"embed": "1", "style": "nope"})[4].startswith("⚠️ Unknown style 'nope'")
+    assert page_mode(gallery, {})[0]["visible"] is True

@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.ui import auth
-from app.ui.catalog import Catalog, Controls
+from app.ui.gallery import Controls, Gallery
 from app.ui.headers import FramingHeadersMiddleware, framing_headers
 from tests.ui.conftest import PASSWORD
-from tests.ui.fakes import STYLES, ScriptedEngine, make_services
+from tests.ui.fakes import ScriptedEngine, catalog, make_services
 
 
 def test_framing_headers_without_and_with_origins() -> None:
@@ -53,16 +53,16 @@ def test_sign_up_log_in_guest(store) -> None:
     assert auth.log_out()[0] is None
 
 
-def test_catalog_defaults_samples_and_cards() -> None:
-    catalog = Catalog(STYLES)
-    assert [c.id for c in catalog.cards.values()] == ["legal", "pirate", "poetry"]  # by display name
-    assert catalog.cards["pirate"].defaults == Controls(strength=1.5, top_p=0.8)
-    assert catalog.cards["poetry"].defaults == Controls(temperature=0.9, max_tokens=64)
-    assert catalog.cards["legal"].sample == "The party of the first part"
-    html = catalog.card_html("poetry")
+def test_gallery_defaults_samples_and_cards() -> None:
+    gallery = Gallery(catalog())
+    assert [c.id for c in gallery.cards.values()] == ["legal", "pirate", "poetry"]  # by display name
+    assert gallery.cards["pirate"].defaults == Controls(top_p=0.8)
+    assert gallery.cards["poetry"].defaults == Controls(temperature=0.9, max_tokens=64)
+    assert gallery.cards["legal"].sample == "The party of the first part"
+    html = gallery.card_html("poetry")
     assert "Roses &lt;b&gt;are&lt;/b&gt; red" in html and "<b>" not in html
     with pytest.raises(ValueError, match="Unknown style 'x'; pick one of: legal, pirate, poetry"):
-        catalog.card("x")
+        gallery.card("x")
     with pytest.raises(ValueError, match="top-p must be above 0"):
         Controls.from_sliders(1, 1, 0, 10)
 

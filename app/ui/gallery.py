@@ -1,10 +1,13 @@
-"""The styles as the UI shows them: choices, per-style default controls and gallery cards."""
+"""The styles as the UI shows them, read from the one catalog (``app.catalog``): choices, per-style
+default controls and gallery cards."""
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
 from typing import Any
+
+from app.catalog import Catalog, CatalogEntry, Order
 
 SAMPLE_CHARS = 220
 
@@ -51,38 +54,41 @@ class StyleCard:
 
 
 def _sample(examples: Any) -> str:
-    """A short sample out of a style's examples: an example output when given, else an example prompt."""
+    """A short sample out of a style's examples (prompts): the first non-empty one, shortened."""
     for example in examples or []:
-        text = example
-        if isinstance(example, dict):
-            text = example.get("output") or example.get("completion") or example.get("text") or ""
+        text = " ".join(str(example).split())
         if text:
-            text = " ".join(str(text).split())
             return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
     return ""
 
 
 def _defaults(raw: dict[str, Any] | None) -> Controls:
-    """A style's defaults dict as Controls; unknown keys are ignored, missing ones fall back."""
+    """A style's sampling defaults as Controls; other keys are ignored, missing ones fall back."""
     raw = raw or {}
     base = Controls()
     return Controls(
-        strength=float(raw.get("strength", raw.get("lora_scale", base.strength))),
         temperature=float(raw.get("temperature", base.temperature)),
         top_p=float(raw.get("top_p", base.top_p)),
         max_tokens=int(raw.get("max_tokens", base.max_tokens)),
     )
 
 
-class Catalog:
-    """The shipped styles in display order, by id."""
+def style_card(entry: CatalogEntry) -> StyleCard:
+    """The gallery card of a catalog entry."""
+    return StyleCard(entry.name, entry.title, entry.description, _sample(entry.examples), _defaults(entry.defaults))
 
-    def __init__(self, styles: dict[str, Any]) -> None:
-        self.cards = {
-            sid: StyleCard(sid, getattr(s, "display_name", sid) or sid, getattr(s, "description", "") or "",
-                           _sample(getattr(s, "examples", None)), _defaults(getattr(s, "defaults", None)))
-            for sid, s in sorted(styles.items(), key=lambda kv: str(getattr(kv[1], "display_name", kv[0])))
-        }
+
+class Gallery:
+    """The catalog's styles in display order (most used first by default), by id.
+
+    ``lora_scale_supported`` is False when the engine ignores a per-request strength (vLLM, SGLang):
+    the strength slider is then hidden.
+    """
+
+    def __init__(self, catalog: Catalog, order: Order = "usage") -> None:
+        styles = catalog.styles(order)
+        self.cards = {entry.name: style_card(entry) for entry in styles}
+        self.lora_scale_supported = all(entry.lora_scale_supported for entry in styles)
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, value) pairs for dropdowns."""

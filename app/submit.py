@@ -1,4 +1,4 @@
-"""Turn a validated OpenAI request into an engine request: prompt, sampling params, adapter."""
+"""Submit a validated OpenAI request to the engine: its catalog entry, prompt, sampling params, adapter."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.catalog import ServedModel, UnknownModel
+from app.catalog import CatalogEntry, UnknownModel, with_system_prompt
 from app.deps import AppState
 from app.errors import APIError, bad_request, from_value_error, model_not_found
 from app.metrics import RequestTimer
@@ -52,7 +52,7 @@ class Generation:
         self.stream.close()
 
 
-def resolve_model(state: AppState, name: str) -> ServedModel:
+def resolve_model(state: AppState, name: str) -> CatalogEntry:
     """The served model called ``name``, or a 404 listing what is served."""
     try:
         return state.catalog.get(name)
@@ -60,21 +60,20 @@ def resolve_model(state: AppState, name: str) -> ServedModel:
         raise model_not_found(name, state.catalog.names()) from None
 
 
-def chat_prompt(state: AppState, body: ChatCompletionRequest, model: ServedModel) -> str:
+def chat_prompt(state: AppState, body: ChatCompletionRequest, model: CatalogEntry) -> str:
     """Render the conversation, with the style's system prompt first when the client sent none.
 
     With ``continue_final_message`` the final assistant message is left open for the model to extend."""
-    messages = [{"role": m.role, "content": m.text()} for m in body.messages]
-    if model.system_prompt and not any(m["role"] in ("system", "developer") for m in messages):
-        messages.insert(0, {"role": "system", "content": model.system_prompt})
+    messages = with_system_prompt([{"role": m.role, "content": m.text()} for m in body.messages],
+                                  model.system_prompt)
     try:
-        return state.tokenizer.apply_chat_template(messages, add_generation_prompt=body.add_generation_prompt,
+        return state.engine.tokenizer.apply_chat_template(messages, add_generation_prompt=body.add_generation_prompt,
                                                    continue_final_message=body.continue_final_message)
     except ValueError as exc:
         raise bad_request(f"messages: {exc}", "messages") from None
 
 
-def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, prompt_len: int,
+def sampling_params(state: AppState, body: SamplingFields, model: CatalogEntry, prompt_len: int,
                     logprobs: int | None) -> SamplingParams:
     """Style defaults overlaid by the client's values; 400 naming the first bad field."""
     if body.n > state.settings.max_n:
@@ -82,7 +81,7 @@ def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, p
     values: dict[str, Any] = {k: v for k, v in model.defaults.items() if k in _PARAM_FIELDS}
     client = body.sampling_overrides()
     if "max_tokens" not in client:  # a default never overflows the context; a client's value may (400)
-        room = max(1, state.max_model_len - prompt_len)
+        room = max(1, state.engine.max_model_len - prompt_len)
         values["max_tokens"] = min(values.get("max_tokens", room), room)
     values.update(client)
     if logprobs is not None:
@@ -93,14 +92,15 @@ def sampling_params(state: AppState, body: SamplingFields, model: ServedModel, p
         raise from_value_error(ValueError(str(exc))) from None
 
 
-def prompt_ids(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: ServedModel) -> list[int]:
+def prompt_ids(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: CatalogEntry) -> list[int]:
     """Token ids of the request's prompt (the engine checks given ids against its vocabulary)."""
+    tokenizer = state.engine.tokenizer
     if isinstance(body, ChatCompletionRequest):
-        return state.tokenizer.encode(chat_prompt(state, body, model))
-    return state.tokenizer.encode(body.prompt) if isinstance(body.prompt, str) else list(body.prompt)
+        return tokenizer.encode(chat_prompt(state, body, model))
+    return tokenizer.encode(body.prompt) if isinstance(body.prompt, str) else list(body.prompt)
 
 
-async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: ServedModel, *,
+async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: CatalogEntry, *,
                 chat: bool) -> Generation:
     """Submit the request to the engine; every client mistake becomes a 4xx before streaming starts.
 
@@ -109,13 +109,13 @@ async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest
     """
     ids = await asyncio.to_thread(prompt_ids, state, body, model)
     params = sampling_params(state, body, model, len(ids), body.logprobs_k())
-    builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state, body),
-                              token_bytes=state.tokenizer.token_bytes,
-                              want_logprobs=body.logprobs_k() is not None)
     try:
-        stream = await state.engine.submit(ids, params, builder.request_id, model.lora_request(body.scale()))
+        stream = await state.engine.submit(ids, params, lora_request=model.lora_request(body.effective_lora_scale()))
     except ValueError as exc:
         raise from_value_error(exc) from None
+    builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state, body),
+                              token_bytes=state.engine.tokenizer.token_bytes, request_id=stream.request_id,
+                              want_logprobs=body.logprobs_k() is not None)
     timer = state.metrics.timer(model.name, "chat" if chat else "completions")
     return Generation(stream=stream, builder=builder, timer=timer, n=params.n)
 
@@ -123,5 +123,5 @@ async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest
 def _token_text(state: AppState, body: SamplingFields) -> Callable[[int], str]:
     if body.return_tokens_as_token_ids:
         return lambda token_id: f"token_id:{token_id}"
-    tokenizer = state.tokenizer
+    tokenizer = state.engine.tokenizer
     return lambda token_id: tokenizer.decode([token_id], skip_special_tokens=False)

@@ -20,9 +20,9 @@ def open_engine(model_dir: Path, threads: int | None = None):
                kv_cache_memory=768 * 1024**2, num_threads=threads)
 
 
-def adapter_request(style, int_id: int = 1) -> LoRARequest:
-    """The style's adapter at strength 1, known to the engine as ``int_id`` (one id per style an engine serves)."""
-    return LoRARequest(name=style.id, int_id=int_id, path=str(style.adapter_path))
+def adapter_request(style, lora_scale: float = 1.0) -> LoRARequest:
+    """The style's adapter at ``lora_scale`` (1: as trained)."""
+    return LoRARequest(name=style.id, path=str(style.adapter_path), lora_scale=lora_scale)
 
 
 def reply_all(llm, system: str, requests: Sequence[str], params: Sequence[SamplingParams],
