@@ -12,6 +12,8 @@ class SamplingParams:
     temperature 0 means greedy. ``seed`` makes a request reproducible whatever else shares its batch.
     ``stop`` strings end the text (the stop string itself is not returned); ``stop_token_ids`` end it
     after that token. ``logprobs=k`` returns the chosen token's logprob plus the top-k alternatives.
+    ``min_tokens``: EOS (unless ``ignore_eos``) and ``stop_token_ids`` cannot be sampled, and stop
+    strings are not looked for, until that many tokens are generated (vLLM's semantics).
     """
 
     n: int = 1
@@ -24,6 +26,7 @@ class SamplingParams:
     frequency_penalty: float = 0.0
     seed: int | None = None
     max_tokens: int = 16
+    min_tokens: int = 0
     stop: list[str] = field(default_factory=list)
     stop_token_ids: list[int] = field(default_factory=list)
     ignore_eos: bool = False
@@ -44,6 +47,7 @@ class SamplingParams:
             (-2.0 <= self.presence_penalty <= 2.0, "presence_penalty", "must be in [-2, 2]"),
             (-2.0 <= self.frequency_penalty <= 2.0, "frequency_penalty", "must be in [-2, 2]"),
             (self.max_tokens >= 1, "max_tokens", "must be >= 1"),
+            (0 <= self.min_tokens <= self.max_tokens, "min_tokens", f"must be in [0, max_tokens={self.max_tokens}]"),
             (self.logprobs is None or 0 <= self.logprobs <= 20, "logprobs", "must be in [0, 20]"),
         ]
         for ok, name, rule in checks:
