@@ -19,7 +19,7 @@ from engine.model_runner import ModelRunner
 from engine.model_store import resolve_model
 from engine.packed_linear import pack_linears
 from engine.outputs import CompletionOutput, RequestOutput
-from engine.sampler import SampledToken, make_generator
+from engine.sampler import SampledToken, Sampler, make_generator
 from engine.sampling_params import SamplingParams
 from engine.scheduler import Scheduler
 from engine.sequence import Sequence, SequenceStatus
@@ -59,10 +59,10 @@ class LLMEngine:
         blocks = num_blocks_for(model.args, config.block_size, dtype, config.kv_cache_memory, self.max_model_len)
         allocate_kv_cache(model, blocks, config.block_size)
         self.lora = lora_manager_for(model, config)
-        self.block_manager = BlockManager(blocks, config.block_size)
+        self.block_manager = BlockManager(blocks, config.block_size, config.enable_prefix_caching)
         self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens,
                                    gate=self.lora)
-        self.runner = ModelRunner(model, config.block_size, lora=self.lora)
+        self.runner = ModelRunner(model, config.block_size, Sampler(self.tokenizer.eos_token_ids), lora=self.lora)
         self.vocab_size = model.args.vocab_size
         self._requests: dict[str, _Request] = {}
         self._seeds = random.Random(config.seed)
@@ -80,7 +80,7 @@ class LLMEngine:
         if lora_request is not None and not self.config.enable_lora:
             raise ValueError(f"adapter {lora_request.name!r} requested but the engine runs with enable_lora=False")
         if lora_request is not None:
-            self.lora.register(lora_request)  # AdapterError (a ValueError) if it cannot be served
+            self._register(lora_request)  # AdapterError (a ValueError) if it cannot be served
         prompt_ids = self._prompt_ids(prompt)
         if len(prompt_ids) + params.max_tokens > self.max_model_len:
             raise ValueError(f"prompt ({len(prompt_ids)} tokens) + max_tokens ({params.max_tokens}) = "
@@ -93,11 +93,17 @@ class LLMEngine:
 
     def add_lora(self, lora_request: LoRARequest) -> None:
         """Register (or, with a new path, replace) an adapter now, between steps; ``ValueError`` if unusable."""
-        self._require_lora().register(lora_request)
+        self._require_lora()
+        self._register(lora_request)
 
     def remove_lora(self, name: str) -> None:
         """Unregister an adapter; sequences already running on it finish on their slot."""
         self._require_lora().pool.unregister(name)
+        self.block_manager.invalidate(name)
+
+    def _register(self, lora_request: LoRARequest) -> None:
+        if self.lora.register(lora_request):  # replaced: keys/values cached with the old weights are stale
+            self.block_manager.invalidate(lora_request.name)
 
     def list_loras(self) -> list[str]:
         """Names of the registered adapters."""
@@ -119,6 +125,7 @@ class LLMEngine:
         if not plan.scheduled:
             return []
         sampled = self.runner.run(plan.scheduled)
+        self.scheduler.cache_computed(plan)
         deltas: dict[Sequence, tuple[list[int], str]] = {}
         for chunk, token in zip([s for s in plan.scheduled if s.samples], sampled):
             deltas[chunk.seq] = self._append(chunk.seq, token)
@@ -135,10 +142,10 @@ class LLMEngine:
             for seq in seqs:
                 counts = adapters.setdefault(seq.lora_name, {"running": 0, "waiting": 0})
                 counts[state] += 1
-        total = self.block_manager.num_blocks
+        blocks = self.block_manager
         stats = {"num_running": len(self.scheduler.running), "num_waiting": len(self.scheduler.waiting),
-                 "kv_blocks_used": total - self.block_manager.num_free_blocks, "kv_blocks_total": total,
-                 "adapters": adapters}
+                 "kv_blocks_used": blocks.num_used_blocks, "kv_blocks_total": blocks.num_blocks,
+                 "adapters": adapters, "prefix_cache": blocks.stats()}
         if self.lora is not None:
             stats["lora_memory"] = self.lora.stats()
         return stats
@@ -217,4 +224,5 @@ class LLMEngine:
                 logprobs=list(seq.logprobs) if seq.params.logprobs is not None else None,
             ))
         return RequestOutput(req.request_id, req.prompt, req.prompt_ids, completions,
-                             finished=req.finished, metrics=dict(req.metrics))
+                             finished=req.finished, metrics=dict(req.metrics),
+                             num_cached_tokens=req.seqs[0].num_cached_tokens or 0)

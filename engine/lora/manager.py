@@ -40,13 +40,17 @@ class LoRAManager:
         self.metadata = LoRAMetadata.allocate(max_tokens, max_seqs, weight.device)
         self._slots: dict[int, int] = {}  # seq_id -> pinned slot
 
-    def register(self, request: LoRARequest) -> None:
-        """Make ``request``'s adapter servable (load + validate now); a new path replaces the weights."""
+    def register(self, request: LoRARequest) -> bool:
+        """Make ``request``'s adapter servable (load + validate now); a new path replaces the weights.
+
+        Returns True when weights were replaced (keys/values cached with the old ones are stale)."""
         known = self.pool.registered_path(request.name)
         if known is None:
             self.pool.register(request.name, request.path)
         elif known != str(request.path):
             self.pool.replace(request.name, request.path)
+            return True
+        return False
 
     def admit(self, seq: _Seq) -> bool:
         """Pin a slot for ``seq``'s adapter; False means wait (every slot is pinned)."""
@@ -65,6 +69,19 @@ class LoRAManager:
         slot = self._slots.pop(seq.seq_id, None)
         if slot is not None:
             self.pool.release(slot)
+
+    def cache_key(self, seq: _Seq) -> tuple | None:
+        """The identity of the weights ``seq``'s keys/values are computed with, for the prefix cache.
+
+        ``((name, version, scale),)``: its pinned slot's version, else the current one; ``()`` without
+        adapter; None while its adapter is unregistered (it gets a new version when admitted).
+        """
+        request = seq.lora_request
+        if request is None:
+            return ()
+        slot = self._slots.get(seq.seq_id)
+        version = self.pool.version(request.name) if slot is None else self.pool.slot_version(slot)
+        return None if version is None else ((request.name, version, request.scale),)
 
     def slot(self, seq: _Seq) -> int:
         """The slot ``seq`` runs on, -1 without adapter."""
