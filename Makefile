@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test setup model system-deps bench clean
+.PHONY: run test setup model kernels system-deps bench clean
 
 run: setup model
 	$(VENV)/bin/inkwell serve
@@ -23,8 +23,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip check
 	rm -f $(VENV)/.installed-* && touch $@
 
-model: setup
+model: setup kernels
 	$(VENV)/bin/inkwell fetch-model
+
+# The CPU kernels (kernels/cpu/*.cpp) are built once per host and cached; without them the engine still runs
+# (the torch path, slower) and says so.
+kernels: setup
+	$(PY) -c "import sys; from kernels.cpu_ext import build; sys.exit(build())"
 
 # Chromium (browser tests) and PostgreSQL (database tests) come from apt; needs root, else tests skip.
 system-deps:

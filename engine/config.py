@@ -67,7 +67,12 @@ class EngineConfig:
         return self.device
 
     def resolved_dtype(self) -> str:
-        """The concrete dtype name: "auto" means bfloat16 on CUDA and float32 on CPU."""
+        """The concrete dtype name: "auto" means bfloat16 on CUDA and on a CPU with fast bf16 matmuls
+        (AMX or AVX-512 BF16), float32 on other CPUs."""
         if self.dtype != "auto":
             return self.dtype
-        return "bfloat16" if self.resolved_device() == "cuda" else "float32"
+        if self.resolved_device() == "cuda":
+            return "bfloat16"
+        from kernels.cpu_ext import fast_bf16_flag
+
+        return "bfloat16" if fast_bf16_flag() else "float32"

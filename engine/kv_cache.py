@@ -28,12 +28,17 @@ def num_blocks_for(args: ModelArgs, block_size: int, dtype: torch.dtype, budget:
 
 
 def allocate_kv_cache(model: Transformer, num_blocks: int, block_size: int) -> torch.Tensor:
-    """One tensor ``[layers, 2, num_blocks, block_size, KVH, D]``; layer i reads views ``[i, 0]``/``[i, 1]``."""
+    """One tensor ``[layers, 2, num_blocks, KVH, block_size, D]`` holding every layer's keys and values.
+
+    Layer i's values are the view ``[i, 1]``, ``[num_blocks, KVH, block_size, D]``; its keys the same memory
+    of ``[i, 0]`` seen as ``[num_blocks, KVH, D, block_size]``: transposed inside a block, so decode
+    attention computes a whole block's scores with vector operations across its keys.
+    """
     args = model.args
     weight = model.embed_tokens.weight
-    cache = torch.zeros(args.num_layers, 2, num_blocks, block_size, args.num_kv_heads, args.head_dim,
+    cache = torch.zeros(args.num_layers, 2, num_blocks, args.num_kv_heads, block_size, args.head_dim,
                         dtype=weight.dtype, device=weight.device)
     for i, layer in enumerate(model.layers):
-        layer.self_attn.k_cache = cache[i, 0]
+        layer.self_attn.k_cache = cache[i, 0].view(num_blocks, args.num_kv_heads, args.head_dim, block_size)
         layer.self_attn.v_cache = cache[i, 1]
     return cache

@@ -17,7 +17,7 @@ from engine.lora.manager import LoRAManager, lora_manager_for
 from engine.lora.request import LoRARequest
 from engine.model_runner import ModelRunner
 from engine.model_store import resolve_model
-from engine.packed_linear import pack_linears
+from engine.cpu_speedups import speed_up_cpu
 from engine.outputs import CompletionOutput, RequestOutput
 from engine.sampler import SampledToken, Sampler, make_generator
 from engine.sampling_params import SamplingParams
@@ -54,7 +54,7 @@ class LLMEngine:
         self.tokenizer = Tokenizer.from_dir(model_dir)
         dtype = getattr(torch, config.resolved_dtype())
         model = load_model(model_dir, dtype, config.resolved_device())
-        pack_linears(model)  # CPU float32 only; a no-op elsewhere
+        speed_up_cpu(model, config.dtype)
         self.max_model_len = min(config.max_model_len, model.args.max_position_embeddings)
         blocks = num_blocks_for(model.args, config.block_size, dtype, config.kv_cache_memory, self.max_model_len)
         allocate_kv_cache(model, blocks, config.block_size)

@@ -1,4 +1,4 @@
-"""Batched logits transforms: penalties and top-k / top-p / min-p truncation, one row per sequence.
+"""Batched logits transforms: penalties, n-gram blocking, top-k / top-p / min-p truncation, one row per sequence.
 
 Every function takes the rows that need it (``n`` of them) and per-row parameter tensors of shape
 [n], so a batch with mixed settings is processed in one pass of tensor ops.
@@ -100,3 +100,23 @@ def apply_min_p(logits: torch.Tensor, min_p: torch.Tensor) -> torch.Tensor:
     """
     floor = logits.amax(dim=-1, keepdim=True) + min_p.log().unsqueeze(1)  # [n, 1]
     return logits.masked_fill(logits < floor, NEG_INF)
+
+
+def banned_ngram_tokens(ids: list[int], size: int) -> list[int]:
+    """Tokens that would complete a ``size``-gram already in ``ids``: those that once followed its last size-1."""
+    if size < 1 or len(ids) < size:
+        return []
+    tail = ids[len(ids) - size + 1:]  # the n-1 tokens a new token would extend
+    return [ids[i + size - 1] for i in range(len(ids) - size + 1) if ids[i:i + size - 1] == tail]
+
+
+def apply_no_repeat_ngram(logits: torch.Tensor, token_lists: list[list[int]], sizes: list[int]) -> torch.Tensor:
+    """Set to -inf every token that would repeat an n-gram of its row's output (n = ``sizes[row]``).
+
+    logits: [n, V]; token_lists: output ids per row; sizes: n-gram size per row. Returns a new tensor.
+    """
+    logits = logits.clone()
+    for row, (ids, size) in enumerate(zip(token_lists, sizes)):
+        if banned := banned_ngram_tokens(ids, size):
+            logits[row, banned] = NEG_INF
+    return logits

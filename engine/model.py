@@ -91,7 +91,8 @@ class Attention(nn.Module):
         self.qkv_proj.output_sizes = (q_size, kv_size, kv_size)
         self.o_proj = nn.Linear(q_size, args.hidden_size, bias=args.attention_bias)
         self.scale = args.head_dim**-0.5
-        self.k_cache = self.v_cache = torch.empty(0)  # [num_blocks, block_size, KVH, D], bound later
+        self.window = args.sliding_window
+        self.k_cache = self.v_cache = torch.empty(0)  # k [blocks, KVH, D, block_size], v [blocks, KVH, block_size, D]
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         t = x.shape[0]
@@ -100,7 +101,7 @@ class Attention(nn.Module):
         qk = apply_rope(qk.view(t, -1, self.head_dim), cos, sin)  # [T, H + KVH, D]: q and k rotate together
         q, k = qk.split([self.num_heads, self.num_kv_heads], dim=1)
         v = v.view(t, self.num_kv_heads, self.head_dim)
-        out = paged_attention(q, k, v, self.k_cache, self.v_cache, get_context(), self.scale)  # [T, H, D]
+        out = paged_attention(q, k, v, self.k_cache, self.v_cache, get_context(), self.scale, self.window)  # [T, H, D]
         return self.o_proj(out.reshape(t, -1))
 
 

@@ -1,8 +1,8 @@
 """Picks each row's next token under that row's own SamplingParams, for a whole batch at once.
 
 Order per row: the ``min_tokens`` ban of EOS and stop token ids, repetition / presence / frequency
-penalties, temperature, then (sampled rows only) top-k, top-p, min-p, and a draw. Rows that need a
-step pay for it; the rest skip it.
+penalties, no-repeat-n-gram blocking, temperature, then (sampled rows only) top-k, top-p, min-p, and a
+draw. Rows that need a step pay for it; the rest skip it.
 
 The draw inverts the row's CDF at one uniform number taken from the row's own generator (one number
 per row and step: an exponential race's V numbers per row cost more than the rest of sampling on a
@@ -86,7 +86,8 @@ class Sampler:
             raise ValueError(f"logits must be [B, V] with B == len(rows) == {len(rows)}, "
                              f"got shape {tuple(logits.shape)}")
         params = [row.params for row in rows]
-        logits = self._scale(self._penalize(self._hold_stops(logits.float(), rows), rows), params)  # [B, V]
+        logits = self._penalize(self._hold_stops(logits.float(), rows), rows)  # [B, V]
+        logits = self._scale(self._block_ngrams(logits, rows), params)
         tokens = torch.empty(len(rows), dtype=torch.long, device=logits.device)  # [B]
         greedy, sampled = _where(params, lambda p: p.greedy), _where(params, lambda p: not p.greedy)
         if greedy:
@@ -127,6 +128,14 @@ class Sampler:
             logits = _update(logits, additive,
                              lambda x: lp.apply_presence_frequency(x, outputs, presence, frequency))
         return logits
+
+    def _block_ngrams(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
+        blocked = [i for i, row in enumerate(rows) if row.params.no_repeat_ngram_size > 0]
+        if not blocked:
+            return logits
+        outputs = [rows[i].output_ids for i in blocked]
+        sizes = [rows[i].params.no_repeat_ngram_size for i in blocked]
+        return _update(logits, blocked, lambda x: lp.apply_no_repeat_ngram(x, outputs, sizes))
 
     def _scale(self, logits: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
         temperatures = [1.0 if p.greedy else p.temperature for p in params]

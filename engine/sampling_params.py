@@ -11,7 +11,8 @@ class SamplingParams:
 
     temperature 0 means greedy. ``seed`` makes a request reproducible whatever else shares its batch.
     ``stop`` strings end the text (the stop string itself is not returned); ``stop_token_ids`` end it
-    after that token. ``logprobs=k`` returns the chosen token's logprob plus the top-k alternatives.
+    after that token. ``no_repeat_ngram_size=n`` bans any token that would repeat an n-gram of the output.
+    ``logprobs=k`` returns the chosen token's logprob plus the top-k alternatives.
     ``min_tokens``: EOS (unless ``ignore_eos``) and ``stop_token_ids`` cannot be sampled, and stop
     strings are not looked for, until that many tokens are generated (vLLM's semantics).
     """
@@ -24,6 +25,7 @@ class SamplingParams:
     repetition_penalty: float = 1.0
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
+    no_repeat_ngram_size: int = 0  # > 0: never repeat a token n-gram of the output; 0: disabled
     seed: int | None = None
     max_tokens: int = 16
     min_tokens: int = 0
@@ -46,6 +48,7 @@ class SamplingParams:
             (self.repetition_penalty > 0.0, "repetition_penalty", "must be > 0"),
             (-2.0 <= self.presence_penalty <= 2.0, "presence_penalty", "must be in [-2, 2]"),
             (-2.0 <= self.frequency_penalty <= 2.0, "frequency_penalty", "must be in [-2, 2]"),
+            (self.no_repeat_ngram_size >= 0, "no_repeat_ngram_size", "must be >= 0 (0 disables it)"),
             (self.max_tokens >= 1, "max_tokens", "must be >= 1"),
             (0 <= self.min_tokens <= self.max_tokens, "min_tokens", f"must be in [0, max_tokens={self.max_tokens}]"),
             (self.logprobs is None or 0 <= self.logprobs <= 20, "logprobs", "must be in [0, 20]"),

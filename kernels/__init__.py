@@ -1,7 +1,8 @@
 """Multi-LoRA ops: SGMV (prefill segments) and BGMV (decode rows) with one dispatch point.
 
 CUDA tensors go to the Triton kernels (``kernels.sgmv`` / ``kernels.bgmv``, imported on first use so
-CPU-only installs never import triton); CPU tensors take ``kernels.torch_path`` (a slot grid for
+CPU-only installs never import triton); CPU tensors take the compiled fused kernel (``kernels/cpu/lora.cpp``,
+built by ``kernels.cpu_ext``) and, where it could not be built, ``kernels.torch_path`` (a slot grid for
 decode-heavy steps, else a segment loop).
 ``kernels.reference`` is the specification both must match.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from kernels.cpu_ext import cpu_ops
 from kernels.metadata import LoRAMetadata
 from kernels.torch_path import grid_lora, segment_lora
 
@@ -38,6 +40,23 @@ def _add_lora_triton(
     sgmv.sgmv_expand(buf, lora_b, y, *segs, slice_offsets, max_seg_len=meta.max_seg_len)
 
 
+def _add_lora_cpu(
+    y: torch.Tensor,
+    x: torch.Tensor,
+    lora_a: torch.Tensor,
+    lora_b: torch.Tensor,
+    meta: LoRAMetadata,
+    slice_offsets: tuple[int, ...],
+) -> None:
+    g = meta.groups
+    if not lora_b.transpose(1, 2).is_contiguous():  # the pool's CPU layout is [S, R, N] storage
+        lora_b = lora_b.transpose(1, 2).contiguous().transpose(1, 2)
+    ranks = meta.slot_ranks
+    if ranks is None:
+        ranks = torch.full((lora_a.shape[0],), lora_b.shape[2], dtype=torch.long)
+    cpu_ops().add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, list(slice_offsets))
+
+
 def add_lora(
     y: torch.Tensor,
     x: torch.Tensor,
@@ -56,6 +75,8 @@ def add_lora(
         return
     if x.is_cuda:
         _add_lora_triton(y, x, lora_a, lora_b, meta, slice_offsets)
+    elif meta.groups is not None:
+        _add_lora_cpu(y, x, lora_a, lora_b, meta, slice_offsets)
     elif meta.grid is not None:
         grid_lora(y, x, lora_a, lora_b, meta.grid, slice_offsets)
     else:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import groupby
 
 import torch
+
+from kernels.cpu_ext import cpu_ops
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,32 @@ class SlotGrid:
     rows: int
     index: torch.Tensor
     scale: torch.Tensor
+
+
+@dataclass(frozen=True)
+class SlotGroups:
+    """Adapter tokens as (token, scale) entries grouped by slot, for the fused CPU kernel.
+
+    ``tokens [E]`` int64 (increasing within a group), ``scales [E]`` fp32, ``starts [G + 1]`` int64 (entry
+    offsets of the groups), ``slots [G]`` int64 (ascending, never -1).
+    """
+
+    tokens: torch.Tensor
+    scales: torch.Tensor
+    starts: torch.Tensor
+    slots: torch.Tensor
+
+
+def _slot_groups(token_slots: list[int], token_scales: list[float]) -> SlotGroups:
+    """Entries of every token with an adapter, sorted by slot (stable in token order)."""
+    order = sorted((s, t) for t, s in enumerate(token_slots) if s >= 0)
+    slots, starts = [], [0]
+    for slot, members in groupby(order, key=lambda entry: entry[0]):
+        slots.append(slot)
+        starts.append(starts[-1] + len(list(members)))
+    return SlotGroups(torch.tensor([t for _, t in order], dtype=torch.long),
+                      torch.tensor([token_scales[t] for _, t in order], dtype=torch.float32),
+                      torch.tensor(starts, dtype=torch.long), torch.tensor(slots, dtype=torch.long))
 
 
 # a grid is used only while padding keeps it under this many cells per adapter token
@@ -85,7 +114,8 @@ class LoRAMetadata:
 
     Token view (decode, BGMV): ``token_slots [T]`` (-1 = no adapter), ``token_scales [T]``.
     Segment view (prefill, SGMV): ``seg_starts / seg_lens / seg_slots [G]``, and ``segments`` on the
-    host for the CPU path. Grid view (CPU, decode-heavy steps): ``grid``, see :class:`SlotGrid`. Allocate once with :meth:`allocate`, refill every step with :meth:`fill`.
+    host for the CPU path. Group view (CPU with the compiled kernels): ``groups``, see :class:`SlotGroups`. Grid view (CPU without
+    them, decode-heavy steps): ``grid``, see :class:`SlotGrid`. Allocate once with :meth:`allocate`, refill every step with :meth:`fill`.
     """
 
     token_slots_buf: torch.Tensor  # [max_tokens] int64
@@ -96,6 +126,8 @@ class LoRAMetadata:
     max_seg_len: int = 0
     segments: list[Segment] = field(default_factory=list)
     grid: SlotGrid | None = None
+    groups: SlotGroups | None = None
+    slot_ranks: torch.Tensor | None = None  # [S] int64 rank held by each slot (None: the stacks' full rank)
 
     @classmethod
     def allocate(cls, max_tokens: int, max_segments: int, device: torch.device | str = "cpu") -> LoRAMetadata:
@@ -133,7 +165,9 @@ class LoRAMetadata:
         self.token_slots_buf[:total].copy_(torch.tensor(token_slots, dtype=torch.long))
         self.token_scales_buf[:total].copy_(torch.tensor(token_scales, dtype=torch.float32))
         self.segments = _segments(num_tokens, slots, scales)
-        self.grid = _slot_grid(token_slots, token_scales) if self.token_slots_buf.device.type == "cpu" else None
+        on_cpu = self.token_slots_buf.device.type == "cpu"
+        self.groups = _slot_groups(token_slots, token_scales) if on_cpu and cpu_ops() is not None else None
+        self.grid = _slot_grid(token_slots, token_scales) if on_cpu and self.groups is None else None
         self._fill_segments()
         self.num_tokens = total
         self.is_decode = all(n == 1 for n in num_tokens)

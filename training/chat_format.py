@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from transformers import PreTrainedTokenizerBase
 
 from training.data.pairs import Pair
@@ -30,16 +29,3 @@ def encode_pair(
         return None
     reply_ids = reply_ids[:room]
     return prompt_ids + reply_ids, [IGNORE] * len(prompt_ids) + reply_ids
-
-
-def pad_batch(
-    examples: list[tuple[list[int], list[int]]], pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-pad (input_ids, labels) examples: ids, labels (IGNORE on padding) and attention mask, each (B, T)."""
-    width = max(len(ids) for ids, _ in examples)
-    ids = torch.full((len(examples), width), pad_id)
-    labels = torch.full((len(examples), width), IGNORE)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, (x, y) in enumerate(examples):
-        ids[row, : len(x)], labels[row, : len(y)], mask[row, : len(x)] = torch.tensor(x), torch.tensor(y), 1
-    return ids, labels, mask

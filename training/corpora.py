@@ -30,6 +30,7 @@ class Source:
     requirement: str  # "name==version" (PyPI) or "name=version" (Debian)
     sha256: str  # of the downloaded archive
     license: str
+    members: str = ""  # unpack only the archive entries under this path (a zip's subfolder); "" = all
 
 
 SOURCES: dict[str, Source] = {
@@ -55,6 +56,12 @@ SOURCES: dict[str, Source] = {
     "spdx": Source(
         "pypi", "spdx==2.5.1", "24b45bf1c17a341ec4cd685a3c7eebfcc582c9ce6c1b078eb8c149c47634e782",
         "license texts belong to their owners (fetched, never shipped); packaging Apache-2.0",
+    ),
+    "scancode": Source(
+        "pypi", "scancode-toolkit-mini==32.5.0",
+        "7ae5e7b46b8cdbab78afb50380ffc1239d296e81e154314a8c3382e678c664cf",
+        "license texts (EULAs, commercial terms) belong to their owners: fetched, never shipped; packaging Apache-2.0",
+        members="licensedcode/data/licenses/",
     ),
     "pydoc": Source(
         "debian", "python3.11-doc=3.11.2-6+deb12u9",
@@ -96,7 +103,7 @@ def fetch(name: str) -> Path:
         digest = sha256_of(archive)
         if digest != source.sha256:
             raise RuntimeError(f"{source.requirement}: sha256 {digest} != pinned {source.sha256}")
-        _unpack(archive, target)
+        _unpack(archive, target, source.members)
     (target / ".complete").write_text(source.sha256 + "\n")
     log.info("corpus %s ready at %s", name, target)
     return target
@@ -120,12 +127,12 @@ def _download(source: Source, tmp: Path) -> Path:
     return next(p for p in tmp.iterdir() if p.is_file())
 
 
-def _unpack(archive: Path, target: Path) -> None:
+def _unpack(archive: Path, target: Path, members: str = "") -> None:
     if archive.suffix == ".deb":
         subprocess.run(["dpkg", "-x", str(archive), str(target)], check=True)
     elif archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as zf:
-            zf.extractall(target)
+            zf.extractall(target, [n for n in zf.namelist() if n.startswith(members)])
     else:
         with tarfile.open(archive) as tf:
             tf.extractall(target, filter="data")

@@ -1,168 +1,94 @@
-"""``inkwell eval-styles``: does each adapter sound like its style? Writes docs/STYLES.md and a PNG.
+"""``inkwell eval-styles``: does each adapter sound like its style on everyday requests? Writes docs/STYLES.md.
 
-Per style: held-out perplexity of the base and of the adapter (same system prompt); a TF-IDF classifier,
-trained on held-out style text only, labels the adapter's and the base's replies to the style's three
-examples plus 20 neutral prompts; fluency (distinct-2, longest repeated n-gram); sample outputs.
+Generation runs through Inkwell's own engine (``engine.LLM``), one style per invocation, on the held-out
+everyday requests (``training.data.everyday``) that no style trained on, three ways: the adapter with the
+style's default sampling, the adapter greedy, and the base model with the style's system prompt and
+default sampling (the control). Replies are cached in ``styles/<id>/evaluation.json`` under a key of the adapter's
+sha256, the system prompt, the defaults and the requests, so a re-run only generates what changed.
+The report then scores every style's cached replies: an all-styles classifier, style markers, repetition.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import logging
 import os
-import statistics
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 from engine.model_store import DEFAULT_MODEL, resolve_model
-from training.chat_format import encode_pair
-from training.classifier import NEUTRAL, cross_validated_accuracy, train_classifier
-from training.corpora import sha256_of
-from training.data import SEED, style_split
-from training.data.chat import neutral_texts
-from training.generation import BASE, generate, load_with_adapters
-from training.metrics import distinct_n, longest_repeat, perplexity
 from styles.registry import STYLES_DIR, load_styles
-from training.report import TrainingRow, write_report
+from training.corpora import sha256_of
+from training.data import SEED
+from training.data.everyday import EVAL_REQUESTS
+from training.generation import GREEDY, adapter_request, open_engine, reply_all, seeded
+from training.report import write_report
+from training.scoring import score_styles, style_classifier, training_row
 
 log = logging.getLogger(__name__)
 
 EVAL_CACHE = "evaluation.json"  # per style, beside style.toml
-
-NEUTRAL_PROMPTS = (
-    "Tell me about your day.", "Describe the city where you live.", "What should I cook for dinner tonight?",
-    "Explain how a bicycle works.", "Write a few sentences about winter.", "What makes a good friend?",
-    "Give me advice for a job interview.", "Describe a walk in the forest.", "Why do people keep pets?",
-    "What is the best way to learn something new?", "Tell me about the history of bread.",
-    "How should I spend a quiet Sunday?", "Describe the sound of rain.", "What do you think about money?",
-    "Write something about mountains.", "Explain why the seasons change.", "What is important in a home?",
-    "Say something about time.", "Describe an old library.", "What is courage?",
-)
-
-
-@dataclass(frozen=True)
-class StyleResult:
-    """Every figure of one style's evaluation."""
-
-    style_id: str
-    ppl_base: float
-    ppl_adapter: float
-    own_adapter: float  # share of adapter replies the classifier labels with this style
-    own_base: float  # the same for the base model's replies (control)
-    distinct2_adapter: float
-    distinct2_base: float
-    worst_repeat_adapter: int  # longest repeated word n-gram over the adapter's replies
-    samples: tuple[tuple[str, str, str], ...]  # (prompt, base reply, adapter reply)
-
-    @property
-    def ppl_ratio(self) -> float:
-        """Adapter perplexity / base perplexity (target <= 0.7)."""
-        return self.ppl_adapter / self.ppl_base
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``inkwell eval-styles``."""
     parser.add_argument("--styles-dir", type=Path, default=STYLES_DIR)
     parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--styles", nargs="*", help="style ids (default: every style with an adapter)")
-    parser.add_argument("--ppl-pairs", type=int, default=16, help="held-out pairs per style for perplexity")
-    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--styles", nargs="*", help="style ids to (re)generate (default: every style with an adapter)")
+    parser.add_argument("--threads", type=int, default=None, help="engine threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("docs/STYLES.md"))
 
 
 def run(args: argparse.Namespace) -> int:
-    """CLI entry: evaluate and write the report."""
+    """CLI entry: generate the chosen styles' replies (cached), then score every evaluated style."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     registry = load_styles(args.styles_dir)
-    chosen = args.styles or sorted(s for s, style in registry.styles.items() if style.adapter_path)
-    styles = [registry.get(s) for s in chosen]
-    if missing := [s.id for s in styles if s.adapter_path is None]:
+    ids = args.styles or sorted(s for s, style in registry.styles.items() if style.adapter_path)
+    chosen = [registry.get(s) for s in ids]
+    if missing := [s.id for s in chosen if s.adapter_path is None]:
         raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
     model_dir = resolve_model(args.model)
-    results, cv = evaluate(styles, model_dir, args.ppl_pairs, args.max_new_tokens, sorted(registry.styles))
-    command = "inkwell eval-styles " + " ".join(f"--{k} {v}" for k, v in
-                                                (("ppl-pairs", args.ppl_pairs), ("max-new-tokens", args.max_new_tokens)))
-    write_report(results, cv, args.out, command, [training_row(s) for s in styles])
+    for style in chosen:
+        style_replies(style, model_dir, args.threads)
+    evaluated = [s for s in registry.styles.values() if s.adapter_path and cached_replies(s) is not None]
+    classifier, cv = style_classifier(sorted(registry.styles))
+    results = score_styles(evaluated, {s.id: cached_replies(s) for s in evaluated}, classifier)
+    write_report(results, cv, args.out, [training_row(s) for s in evaluated])
     return 0
 
 
-def training_row(style) -> TrainingRow:
-    """How the style's adapter was trained, from its training.json."""
-    record = json.loads((style.adapter_path / "training.json").read_text())
-    size = (style.adapter_path / "adapter_model.safetensors").stat().st_size
-    return TrainingRow(style.id, record["command"], record["seconds"], size, record["config"]["steps"])
-
-
-def evaluate(
-    styles: list, model_dir: Path, ppl_pairs: int, max_new_tokens: int, labels: list[str] | None = None
-) -> tuple[list[StyleResult], float]:
-    """Evaluate ``styles``; returns the results and the classifier's cross-validated accuracy.
-
-    The classifier knows the style ids in ``labels`` (default: the evaluated ones) plus 'neutral'.
-
-    Each style's figures are cached in ``styles/<id>/evaluation.json`` under a key made of its adapter's
-    sha256, the settings and the classifier's training text, so a re-run only evaluates what changed.
-    """
-    torch.manual_seed(SEED)
-    held = {sid: style_split(sid)[1] for sid in sorted({*(labels or []), *(s.id for s in styles)})}
-    corpus = {sid: [p.response for p in pairs] for sid, pairs in held.items()}
-    corpus[NEUTRAL] = neutral_texts(100, SEED)
-    classifier, cv = train_classifier(corpus), cross_validated_accuracy(corpus)
-    log.info("style classifier: %d labels, %.1f %% cross-validated accuracy", len(corpus), 100 * cv)
-    keys = {s.id: _cache_key(s, corpus, held[s.id][:ppl_pairs], max_new_tokens) for s in styles}
-    results = {s.id: r for s in styles if (r := _cached(s, keys[s.id])) is not None}
-    todo = [s for s in styles if s.id not in results]
-    if todo:
-        tokenizer, model = load_with_adapters(model_dir, {s.id: s.adapter_path for s in todo})
-    for style in todo:
-        result = _evaluate_style(style, held[style.id][:ppl_pairs], tokenizer, model, classifier, max_new_tokens)
-        _store(style, keys[style.id], result)
-        results[style.id] = result
-        log.info("%s: ppl %.1f -> %.1f, own style %.0f %% (base %.0f %%)", style.id, result.ppl_base,
-                 result.ppl_adapter, 100 * result.own_adapter, 100 * result.own_base)
-    return [results[s.id] for s in styles], cv
-
-
-def _cache_key(style, corpus: dict[str, list[str]], ppl_pairs: list, max_new_tokens: int) -> str:
-    """Adapter weights, system prompt, classifier text and perplexity pairs: any change re-evaluates."""
+def cache_key(style) -> str:
+    """Adapter weights, system prompt, defaults and requests: any change regenerates."""
+    spec = json.dumps([style.system_prompt, style.defaults, EVAL_REQUESTS], sort_keys=True).encode()
     adapter = sha256_of(style.adapter_path / "adapter_model.safetensors")
-    data = json.dumps([corpus, [dataclasses.astuple(p) for p in ppl_pairs]], sort_keys=True).encode()
-    labels = ",".join(sorted(corpus))
-    return (f"{adapter} {style.system_prompt!r} {labels} data={hashlib.sha256(data).hexdigest()[:16]} "
-            f"ppl={len(ppl_pairs)} new={max_new_tokens}")
+    return f"{adapter} spec={hashlib.sha256(spec).hexdigest()[:16]}"
 
 
-def _cached(style, key: str) -> StyleResult | None:
+def cached_replies(style) -> dict[str, list[str]] | None:
+    """The style's cached replies by run, or None when missing or stale."""
     path = style.adapter_path.parent / EVAL_CACHE
-    if not path.is_file() or (data := json.loads(path.read_text()))["key"] != key:
+    if not path.is_file():
         return None
-    fields = data["result"]
-    return StyleResult(**{**fields, "samples": tuple(tuple(s) for s in fields["samples"])})
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data.get("replies") if data.get("key") == cache_key(style) else None
 
 
-def _store(style, key: str, result: StyleResult) -> None:
-    payload = {"key": key, "result": dataclasses.asdict(result)}
-    (style.adapter_path.parent / EVAL_CACHE).write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
-
-
-def _evaluate_style(style, pairs, tokenizer, model, classifier, max_new_tokens: int) -> StyleResult:
-    examples = [e for p in pairs if (e := encode_pair(tokenizer, style.system_prompt, p, 128))]
-    model.set_adapter(style.id)
-    ppl_adapter = perplexity(model, examples)
-    with model.disable_adapter():
-        ppl_base = perplexity(model, examples)
-    requests = [*style.examples, *NEUTRAL_PROMPTS]
-    names = [style.id] * len(requests) + [BASE] * len(requests)
-    replies = generate(tokenizer, model, style.system_prompt, requests * 2, names, max_new_tokens)
-    adapter_out, base_out = replies[: len(requests)], replies[len(requests) :]
-    own = lambda texts: statistics.fmean(label == style.id for label in classifier.predict(texts))  # noqa: E731
-    return StyleResult(
-        style.id, ppl_base, ppl_adapter, own(adapter_out), own(base_out), distinct_n(adapter_out),
-        distinct_n(base_out), max(map(longest_repeat, adapter_out)),
-        tuple(zip(style.examples, base_out[:3], adapter_out[:3])),
-    )
+def style_replies(style, model_dir: Path, threads: int | None = None) -> dict[str, list[str]]:
+    """Generate (or reuse) the three runs' replies to the everyday requests and cache them."""
+    if (replies := cached_replies(style)) is not None:
+        return replies
+    llm, count = open_engine(model_dir, threads), len(EVAL_REQUESTS)
+    defaults = style.sampling_params()
+    greedy = replace(GREEDY, max_tokens=defaults.max_tokens)
+    runs = {"adapter_defaults": (seeded(defaults, count, SEED), adapter_request(style)),
+            "adapter_greedy": ([greedy] * count, adapter_request(style)),
+            "base_defaults": (seeded(defaults, count, SEED), None)}
+    replies = {name: reply_all(llm, style.system_prompt, EVAL_REQUESTS, params, lora)
+               for name, (params, lora) in runs.items()}
+    payload = {"key": cache_key(style), "requests": list(EVAL_REQUESTS), "replies": replies}
+    (style.adapter_path.parent / EVAL_CACHE).write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n",
+                                                         encoding="utf-8")
+    log.info("%s: %d replies generated", style.id, sum(map(len, replies.values())))
+    return replies

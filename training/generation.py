@@ -1,46 +1,40 @@
-"""Batched greedy generation for the evaluation, with PEFT's mixed-adapter batches."""
+"""Replies through Inkwell's own engine (``engine.LLM``), as a writer gets them: adapter or base, one batch."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-import torch
+from engine.lora.request import LoRARequest
+from engine.sampling_params import SamplingParams
 
-from training.chat_format import prompt_text
-
-BASE = "__base__"  # PEFT's adapter name for "no adapter" in a mixed batch
-
-
-def load_with_adapters(model_dir: Path, adapters: Mapping[str, Path]):
-    """(tokenizer, PeftModel in eval mode) with every adapter loaded under its style id."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if not adapters:
-        raise ValueError("no trained adapters to evaluate")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    tokenizer.padding_side = "left"
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    (first, first_path), *rest = adapters.items()
-    model = PeftModel.from_pretrained(base, first_path, adapter_name=first)
-    for name, path in rest:
-        model.load_adapter(path, adapter_name=name)
-    return tokenizer, model.eval()
+GREEDY = SamplingParams(temperature=0.0)  # plain greedy: no penalty, no n-gram blocking
 
 
-@torch.no_grad()
-def generate(
-    tokenizer, model, system: str, requests: Sequence[str], adapter_names: Sequence[str], max_new_tokens: int
-) -> list[str]:
-    """One greedy reply per (request, adapter name) row, all rows in one batch."""
-    if len(requests) != len(adapter_names):
-        raise ValueError(f"{len(requests)} requests but {len(adapter_names)} adapter names")
-    prompts = [prompt_text(tokenizer, system, r) for r in requests]
-    batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    out = model.generate(
-        **batch, adapter_names=list(adapter_names), max_new_tokens=max_new_tokens, do_sample=False,
-        repetition_penalty=1.1, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-    )
-    new_tokens = out[:, batch["input_ids"].shape[1] :]  # (B, new)
-    return [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+def open_engine(model_dir: Path, threads: int | None = None):
+    """An ``engine.LLM`` on the base model with LoRA enabled (fp32, rank up to 16, KV room for 48 replies)."""
+    from engine.llm import LLM
+
+    return LLM(model=str(model_dir), dtype="float32", enable_lora=True, max_lora_rank=16, max_num_seqs=48,
+               kv_cache_memory=768 * 1024**2, num_threads=threads)
+
+
+def adapter_request(style, int_id: int = 1) -> LoRARequest:
+    """The style's adapter at strength 1, known to the engine as ``int_id`` (one id per style an engine serves)."""
+    return LoRARequest(name=style.id, int_id=int_id, path=str(style.adapter_path))
+
+
+def reply_all(llm, system: str, requests: Sequence[str], params: Sequence[SamplingParams],
+              lora: LoRARequest | None) -> list[str]:
+    """One reply per (request, params) row, every row in one engine batch, each prompted with ``system``."""
+    if len(requests) != len(params):
+        raise ValueError(f"{len(requests)} requests but {len(params)} sampling params")
+    conversations = [[{"role": "system", "content": system}, {"role": "user", "content": r}] for r in requests]
+    outputs = llm.chat(conversations, list(params), lora)
+    return [out.outputs[0].text.strip() for out in outputs]
+
+
+def seeded(params: SamplingParams, count: int, seed: int) -> list[SamplingParams]:
+    """``count`` copies of ``params``, each with its own seed (reproducible, whatever the batch)."""
+    return [replace(params, seed=seed + i) for i in range(count)]

@@ -1,13 +1,9 @@
-"""Text and likelihood metrics of the style evaluation."""
+"""Text metrics of the style evaluation: diversity and repetition."""
 
 from __future__ import annotations
 
-import math
+from collections import Counter
 from collections.abc import Sequence
-
-import torch
-
-from training.chat_format import IGNORE, pad_batch
 
 
 def words(text: str) -> list[str]:
@@ -32,17 +28,8 @@ def longest_repeat(text: str) -> int:
     return best
 
 
-@torch.no_grad()
-def perplexity(model: torch.nn.Module, examples: Sequence[tuple[list[int], list[int]]], batch_size: int = 8) -> float:
-    """exp(mean token NLL) over the labelled (reply) tokens of ``examples`` = [(input_ids, labels)]."""
-    total_nll, total_tokens = 0.0, 0
-    for start in range(0, len(examples), batch_size):
-        ids, labels, mask = pad_batch(list(examples[start : start + batch_size]), pad_id=0)
-        logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V)
-        targets = labels[:, 1:]  # token t is predicted from position t-1
-        nll = torch.nn.functional.cross_entropy(
-            logits[:, :-1].transpose(1, 2).float(), targets, ignore_index=IGNORE, reduction="sum"
-        )
-        total_nll += nll.item()
-        total_tokens += int((targets != IGNORE).sum())
-    return math.exp(total_nll / max(total_tokens, 1))
+def max_ngram_count(text: str, n: int = 4) -> int:
+    """How often the most frequent word n-gram of the text occurs (0 for a text shorter than n words)."""
+    ws = words(text)
+    counts = Counter(tuple(ws[i : i + n]) for i in range(len(ws) - n + 1))
+    return max(counts.values(), default=0)

@@ -24,22 +24,19 @@ def save_loss_curve(losses: Sequence[float], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def save_eval_chart(results: Sequence, path: Path, ppl_target: float, own_target: float) -> None:
-    """Two panels per style: adapter/base perplexity ratio, and own-style share for adapter vs base."""
+def save_eval_chart(results: Sequence, path: Path, own_target: float) -> None:
+    """Own-style share per style: adapter at its defaults, adapter greedy, and the base control."""
     ids = [r.style_id for r in results]
     xs = range(len(ids))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6), dpi=80)
-    left.bar(xs, [r.ppl_ratio for r in results], color="#2e86c1")
-    left.axhline(ppl_target, color="#c0392b", linestyle="--", label=f"target {ppl_target}")
-    left.set(title="held-out perplexity: adapter / base", xticks=list(xs))
-    left.set_xticklabels(ids, rotation=45, ha="right")
-    left.legend(frameon=False)
-    right.bar([x - 0.2 for x in xs], [r.own_adapter for r in results], width=0.4, label="adapter", color="#27ae60")
-    right.bar([x + 0.2 for x in xs], [r.own_base for r in results], width=0.4, label="base (control)", color="#aaa")
-    right.axhline(own_target, color="#c0392b", linestyle="--")
-    right.set(title="replies classified as the style", ylim=(0, 1), xticks=list(xs))
-    right.set_xticklabels(ids, rotation=45, ha="right")
-    right.legend(frameon=False)
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=80)
+    bars = (("adapter_defaults", "adapter, defaults", "#27ae60", -0.27), ("adapter_greedy", "adapter, greedy",
+            "#2e86c1", 0.0), ("base_defaults", "base + prompt (control)", "#aaa", 0.27))
+    for run, label, colour, shift in bars:
+        ax.bar([x + shift for x in xs], [r.runs[run].own for r in results], width=0.27, label=label, color=colour)
+    ax.axhline(own_target, color="#c0392b", linestyle="--")
+    ax.set(title="replies the all-styles classifier names as the style", ylim=(0, 1), xticks=list(xs))
+    ax.set_xticklabels(ids, rotation=45, ha="right")
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

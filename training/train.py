@@ -26,7 +26,7 @@ from training.data import SEED, style_split
 from styles.manifest import MANIFEST_NAME, set_fields
 from training.plots import save_loss_curve
 from styles.registry import STYLES_DIR, load_styles
-from training.top_stack import pad_states, prefix_states, top_loss, top_stack
+from training.top_stack import TopStack, pad_states, prefix_states, top_loss, top_stack
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class TrainConfig:
     max_len: int = 72
     seed: int = SEED
     epochs: int = 1  # passes over steps * batch_size / epochs distinct examples
+    bf16: bool = False  # bf16 autocast of the forward (AMX / avx512_bf16 hosts); weights stay fp32
+    threads: int = 0  # torch threads; 0 keeps torch's default
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     for name in ("steps", "batch_size", "rank", "upper_layers", "max_len", "seed", "warmup", "epochs"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: default)")
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=defaults.bf16,
+                        help="bf16 autocast of the forward pass (faster on CPUs with AMX or avx512_bf16)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,29 +77,41 @@ def train_style(style_id: str, config: TrainConfig, styles_dir: Path, model_name
     style = load_styles(styles_dir).get(style_id)
     model_dir = resolve_model(model_name)
     torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     tokenizer, model = _load_lora_model(model_dir, config)
     train, held = style_split(style_id, config.seed)
     examples = _encode(tokenizer, style.system_prompt, train, config)
     log.info("%s: %d training examples drawn, %d held out", style_id, len(examples), len(held))
     started = time.monotonic()
-    losses = _fit(model, examples, config)
+    stack, losses = _fit(model, examples, config)
+    seconds = round(time.monotonic() - started, 1)
+    held_loss = _held_out_loss(stack, _encode(tokenizer, style.system_prompt, held, config), config)
     record = {"config": asdict(config), "train_examples": len(examples), "held_out": len(held),
-              "seconds": round(time.monotonic() - started, 1), "first_loss": losses[0],
-              "last_loss": sum(losses[-10:]) / len(losses[-10:]), "command": _command(style_id, config)}
+              "seconds": seconds, "first_loss": losses[0], "last_loss": sum(losses[-10:]) / len(losses[-10:]),
+              "held_out_loss": held_loss, "losses": [round(x, 4) for x in losses],
+              "command": _command(style_id, config)}
     folder = styles_dir / style_id
     adapter_dir = _save_adapter(model, folder / "adapter", style.base_model)
     (adapter_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     save_loss_curve(losses, folder / "loss.png", f"{style_id}: training loss")
     set_fields(folder / MANIFEST_NAME, {"adapter": "adapter", "rank": config.rank,
                                         "base_model_sha256": sha256_of(model_dir / "model.safetensors")})
-    log.info("%s: saved %s after %.0f s of training", style_id, adapter_dir, record["seconds"])
+    log.info("%s: saved %s after %.0f s of training; held-out loss %.3f", style_id, adapter_dir, seconds, held_loss)
     return adapter_dir
 
 
 def _command(style_id: str, config: TrainConfig) -> str:
     """The exact command line that reproduces this adapter."""
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in asdict(config).items())
+    flags = " ".join(_flag(k, v) for k, v in asdict(config).items())
     return f"inkwell train-style {style_id} {flags}"
+
+
+def _flag(name: str, value: object) -> str:
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
 
 
 def _load_lora_model(model_dir: Path, config: TrainConfig):
@@ -132,14 +149,18 @@ def _batches(count: int, config: TrainConfig):
         order = order[config.batch_size :]
 
 
-def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig) -> list[float]:
-    """AdamW with linear warm-up and decay, fp32 (bf16 backward is slower on this CPU); every step's loss.
+def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig) -> tuple[TopStack, list[float]]:
+    """AdamW with linear warm-up and decay over fp32 weights (bf16 autocast optional); every step's loss.
 
     The frozen layers below the adapted ones run once per example (``training.top_stack``); each step runs
     the adapted layers and the LM head at the reply positions only.
     """
     stack = top_stack(model, config.upper_layers)
-    states = prefix_states(stack, [ids for ids, _ in examples])
+    if config.bf16:  # frozen weights in bf16 once, not re-cast by autocast at every step
+        for param in model.parameters():
+            param.data = param.data if param.requires_grad else param.data.to(torch.bfloat16)
+    with _autocast(config):
+        states = prefix_states(stack, [ids for ids, _ in examples])
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -150,7 +171,8 @@ def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig
     bar = tqdm(_batches(len(examples), config), total=config.steps, desc="training", unit="step")
     for chosen in bar:
         hidden, labels = pad_states([states[i] for i in chosen], [examples[i][1] for i in chosen])
-        loss = top_loss(stack, hidden, labels)
+        with _autocast(config):
+            loss = top_loss(stack, hidden, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -158,7 +180,27 @@ def _fit(model, examples: list[tuple[list[int], list[int]]], config: TrainConfig
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    return losses
+    return stack, losses
+
+
+@torch.no_grad()
+def _held_out_loss(stack: TopStack, examples: list[tuple[list[int], list[int]]], config: TrainConfig) -> float:
+    """Held-out loss of the trained adapter: the mean of its token-mean losses over batches of 8 pairs."""
+    if not examples:
+        return float("nan")
+    stack.head.eval()
+    for layer in stack.upper:
+        layer.eval()
+    with _autocast(config):
+        states = prefix_states(stack, [ids for ids, _ in examples])
+        losses = [top_loss(stack, *pad_states(states[i:i + 8], [y for _, y in examples[i:i + 8]])).item()
+                  for i in range(0, len(examples), 8)]
+    return sum(losses) / len(losses)
+
+
+def _autocast(config: TrainConfig) -> torch.autocast:
+    """bf16 autocast on the CPU when ``config.bf16`` (a no-op context otherwise)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
 
 
 def _save_adapter(model, adapter_dir: Path, base_model: str) -> Path:

@@ -38,6 +38,7 @@ class LoRAManager:
                                 dtype=weight.dtype, device=weight.device)
         apply_lora(model, self.pool)
         self.metadata = LoRAMetadata.allocate(max_tokens, max_seqs, weight.device)
+        self.metadata.slot_ranks = self.pool.slot_ranks
         self._slots: dict[int, int] = {}  # seq_id -> pinned slot
 
     def register(self, request: LoRARequest) -> bool:

@@ -43,6 +43,7 @@ class AdapterPool:
         self.dtype, self.device = dtype, torch.device(device)
         self._stacks = {key: self._allocate(key[1], max_loras) for key in self._stack_keys()}
         self._slots = [_Slot() for _ in range(max_loras)]
+        self.slot_ranks = torch.zeros(max_loras, dtype=torch.long)  # [S] rank each slot holds (CPU kernel hint)
         self._slot_of: dict[str, int] = {}
         self._slot_lru: OrderedDict[int, None] = OrderedDict((i, None) for i in range(max_loras))
         self._paths: dict[str, str] = {}
@@ -197,6 +198,7 @@ class AdapterPool:
 
     def _load_slot(self, slot: int, name: str) -> None:
         adapter = self._host_adapter(name)
+        self.slot_ranks[slot] = max((pair[0].shape[0] for pair in adapter.weights.values()), default=0)
         for (layer, fused), (a, b) in self._stacks.items():
             a[slot].zero_()
             b[slot].zero_()

@@ -22,9 +22,20 @@ def test_packed_equals_plain_linear(rows: int, bias: bool) -> None:
     torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_only_cpu_float32_is_packed() -> None:
-    model = nn.Sequential(nn.Linear(8, 8).to(torch.bfloat16))
+def test_float16_is_not_packed() -> None:
+    model = nn.Sequential(nn.Linear(8, 8).to(torch.float16))
     assert pack_linears(model) == 0 and type(model[0]) is nn.Linear
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="oneDNN has no bf16 on this CPU")
+@pytest.mark.parametrize("rows", [2, 16, 300])
+def test_bf16_packed_equals_plain_linear(rows: int) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 96).to(torch.bfloat16))
+    x = torch.randn(rows, 64).to(torch.bfloat16)
+    expected = model(x).float()
+    assert pack_linears(model) == 1 and isinstance(model[0], PackedLinear)
+    torch.testing.assert_close(model(x).float(), expected, atol=2e-2, rtol=2e-2)  # bf16 output rounding
 
 
 @pytest.mark.parametrize(("rows", "packed_path"), [(1, False), (2, True), (512, True)])

@@ -1,4 +1,8 @@
-"""The CPU dispatch of ``kernels.add_lora`` (segment loop) against the reference ops."""
+"""The CPU torch fallback paths of ``kernels.add_lora`` (slot grid, segment loop) against the reference ops.
+
+They run where the compiled kernels could not be built; the compiled kernel has its own tests
+(tests/kernels/test_lora_cpu_kernel.py).
+"""
 
 from __future__ import annotations
 
@@ -48,8 +52,7 @@ def _force_grid(meta: LoRAMetadata):
 
 
 def test_grid_groups_tokens_per_slot() -> None:
-    meta = LoRAMetadata.build([1] * 5, [2, -1, 4, 2, 2], [0.5, 1.0, 1.0, 1.5, 1.0])
-    grid = meta.grid
+    grid = _slot_grid([2, -1, 4, 2, 2], [0.5, 1.0, 1.0, 1.5, 1.0])
     assert (grid.first_slot, grid.num_slots, grid.rows) == (2, 3, 3)
     assert grid.index.tolist() == [0, 3, 4, 0, 0, 0, 2, 0, 0]
     assert grid.scale.flatten().tolist() == [0.5, 1.5, 1.0, 0, 0, 0, 1.0, 0, 0]

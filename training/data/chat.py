@@ -10,6 +10,7 @@ from types import ModuleType
 
 from training.corpora import fetch
 from training.data.pairs import Pair
+from training.data.written import with_written
 
 
 def _turn_pairs(parity: int) -> Iterator[tuple[str, str]]:
@@ -34,7 +35,7 @@ def _arrr(seed: int) -> ModuleType:
 
 
 def pirate_pairs(seed: int) -> list[Pair]:
-    """A chat turn -> the next turn in pirate speak (kept when arrr changed it); half open with an exclamation."""
+    """Written pirate answers, plus chat turn -> next turn in pirate speak (arrr; half open with an exclamation)."""
     arrr, rng = _arrr(seed), random.Random(seed)
     pairs = []
     for asked, answered in _turn_pairs(parity=0):
@@ -44,7 +45,7 @@ def pirate_pairs(seed: int) -> list[Pair]:
         if rng.random() < 0.5:
             reply = arrr.capitalized(rng.choice(arrr._PIRATE_PHRASES)) + " " + reply
         pairs.append(Pair(asked, reply))
-    return pairs
+    return with_written("pirate", pairs, rng)
 
 
 def neutral_texts(limit: int, seed: int) -> list[str]:

@@ -8,6 +8,7 @@ import re
 
 from training.corpora import fetch
 from training.data.pairs import Pair, clip_words, open_ask
+from training.data.written import with_written
 
 DEVIL_ASKS = ("Define {term}.", "What is {term}?", "What does {term} mean?", "Give me a definition of {term}.")
 HACKER_ASKS = (
@@ -22,7 +23,7 @@ _JARGON_ENTRY = re.compile(r"^   :([^:]{1,40}):(.*)$", re.M)
 
 
 def devil_pairs(seed: int) -> list[Pair]:
-    """Each Devil's Dictionary entry (its prose, not its verse quotations) for "define X"."""
+    """Written entries for everyday requests, plus Devil's Dictionary entries (prose, not verse) for "define X"."""
     rng = random.Random(seed)
     raw = gzip.decompress((fetch("devil") / "usr/share/dictd/devil.dict.dz").read_bytes()).decode("latin-1")
     pairs = []
@@ -32,11 +33,11 @@ def devil_pairs(seed: int) -> list[Pair]:
         text = clip_words(" ".join(block.replace("{", "").replace("}", "").split()), 80)
         term = m.group(1).strip().lower()
         pairs.append(Pair(open_ask(term, rng) or rng.choice(DEVIL_ASKS).format(term=term), text))
-    return pairs
+    return with_written("devil", pairs, rng)
 
 
 def hacker_pairs(seed: int) -> list[Pair]:
-    """Each Jargon File entry's first paragraph(s), up to 80 words, for "what does X mean"."""
+    """Written answers, plus each Jargon File entry's first paragraph(s), up to 80 words, for "what does X mean"."""
     rng = random.Random(seed)
     text = gzip.decompress((fetch("jargon") / "usr/share/doc/jargon-text/jargon.txt.gz").read_bytes())
     entries = _JARGON_ENTRY.split(text.decode("utf-8", errors="replace"))
@@ -46,4 +47,4 @@ def hacker_pairs(seed: int) -> list[Pair]:
         if len(prose.split()) >= 8:
             request = open_ask(term, rng) or rng.choice(HACKER_ASKS).format(term=term)
             pairs.append(Pair(request, clip_words(prose, 80)))
-    return pairs
+    return with_written("hacker", pairs, rng)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from training.corpora import fetch
 from training.data.pairs import Pair, ask, topic_of
+from training.data.written import with_written
 
 POEM_ASKS = (
     "Write a poem about {topic}.",
@@ -17,6 +18,13 @@ POEM_ASKS = (
     "A poem on {topic}, please.",
     "Write verse that dwells on {topic}.",
 )
+SONNET_ASKS = (
+    "Write a sonnet about {topic}.",
+    "Compose a sonnet on {topic}.",
+    "A sonnet about {topic}, please.",
+    "Write me a sonnet that dwells on {topic}.",
+)
+SONNET_LINES = 14
 PLAY_ASKS = (
     "Say something about {topic}.",
     "What do you think of {topic}?",
@@ -27,7 +35,8 @@ PLAY_ASKS = (
     "Write a line of dialogue about {topic}.",
 )
 _SPEAKER = re.compile(r"^[A-Z][A-Za-z. ]{1,24}\.$")
-_VERSE_FILES = ("shksprdata/texts/sonnets_gut.txt", "miltondata/texts/poems.txt", "miltondata/texts/allegro.txt")
+_SONNETS = "shksprdata/texts/sonnets_gut.txt"
+_VERSE_FILES = ("miltondata/texts/poems.txt", "miltondata/texts/allegro.txt")
 
 
 def _root() -> Path:
@@ -43,8 +52,17 @@ def _is_verse(lines: list[str]) -> bool:
     return all(8 <= len(ln) <= 70 and not ln.isupper() and "[" not in ln for ln in lines)
 
 
+def sonnet_pairs(rng: random.Random) -> list[Pair]:
+    """Each 14-line Sonnet, whole, answering "write a sonnet about X" (X its main word)."""
+    pairs = []
+    for block in _blocks(_root() / _SONNETS):
+        if len(block) == SONNET_LINES and _is_verse(block) and (topic := topic_of(" ".join(block))):
+            pairs.append(Pair(rng.choice(SONNET_ASKS).format(topic=topic), "\n".join(block)))
+    return pairs
+
+
 def poetry_pairs(seed: int) -> list[Pair]:
-    """Stanzas of 4-8 lines (longer blocks cut into quatrains) answering "write a poem about X"."""
+    """Written verse answers, the whole Sonnets, and Milton's stanzas of 4-8 lines (quatrains of longer ones)."""
     rng = random.Random(seed)
     pairs = []
     for name in _VERSE_FILES:
@@ -53,11 +71,11 @@ def poetry_pairs(seed: int) -> list[Pair]:
             for chunk in chunks:
                 if len(chunk) >= 4 and _is_verse(chunk) and (topic := topic_of(" ".join(chunk))):
                     pairs.append(Pair(ask(POEM_ASKS, topic, rng), "\n".join(chunk)))
-    return pairs
+    return with_written("poetry", pairs, rng, cap=150) + sonnet_pairs(rng)
 
 
 def shakespeare_pairs(seed: int) -> list[Pair]:
-    """Speeches of 2-6 lines from the plays, each answering a request about its main word."""
+    """Written early-modern answers, plus play speeches of 2-6 lines answering a request about their main word."""
     rng = random.Random(seed)
     pairs = []
     for path in sorted((_root() / "shksprdata/texts").glob("*_gut.txt")):
@@ -69,4 +87,4 @@ def shakespeare_pairs(seed: int) -> list[Pair]:
             speech = [ln for ln in block[1:7] if not ln.startswith("[")]
             if len(speech) >= 2 and (topic := topic_of(" ".join(speech))):
                 pairs.append(Pair(ask(PLAY_ASKS, topic, rng), "\n".join(speech)))
-    return pairs
+    return with_written("shakespeare", pairs, rng)

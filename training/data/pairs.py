@@ -94,8 +94,23 @@ def paragraphs(text: str) -> list[str]:
 
 
 def split_pairs(pairs: Sequence[Pair], seed: int, held_out: int) -> tuple[list[Pair], list[Pair]]:
-    """Shuffle deterministically and hold ``held_out`` pairs back (at most a fifth of them)."""
-    shuffled = list(pairs)
-    random.Random(seed).shuffle(shuffled)
-    n_held = min(held_out, len(shuffled) // 5)
-    return shuffled[n_held:], shuffled[:n_held]
+    """Shuffle deterministically and hold back about ``held_out`` pairs (at most a fifth), by request.
+
+    Pairs that share a request (compared case- and punctuation-insensitively) land on the same side, so
+    no held-out request is ever trained on.
+    """
+    groups: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault(request_key(pair.prompt), []).append(pair)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    limit, held, train = min(held_out, len(pairs) // 5), [], []
+    for key in keys:
+        (held if len(held) < limit else train).extend(groups[key])
+    random.Random(seed + 1).shuffle(train)
+    return train, held
+
+
+def request_key(prompt: str) -> str:
+    """A request compared case-, space- and punctuation-insensitively."""
+    return " ".join("".join(c for c in prompt.lower() if c.isalnum() or c.isspace()).split())

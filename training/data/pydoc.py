@@ -7,6 +7,7 @@ import re
 
 from training.corpora import fetch
 from training.data.pairs import Pair, clip_words, open_ask, topic_of
+from training.data.written import with_written
 
 DOC_ASKS = (
     "Document {topic}.",
@@ -54,11 +55,11 @@ def _pairs_of(lines: list[str], rng: random.Random) -> list[Pair]:
 
 
 def techdocs_pairs(seed: int) -> list[Pair]:
-    """First prose paragraph under each API directive or section heading, as its documentation."""
+    """Written reference-style answers, plus the first prose paragraph under each API directive or heading."""
     rng = random.Random(seed)
     pairs = []
     for path in sorted((fetch("pydoc") / _SOURCES).rglob("*.rst.txt")):
         if path.parts[-2] in ("whatsnew", "faq"):
             continue
         pairs.extend(_pairs_of(path.read_text(encoding="utf-8", errors="replace").splitlines(), rng))
-    return pairs
+    return with_written("techdocs", pairs, rng)

@@ -1,0 +1,35 @@
+"""The CPU speed-ups applied to a loaded model, in order, each a module swap (engine/model.py is untouched)."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from engine.cpu_layers import fuse_layers
+from engine.model import Transformer
+from engine.packed_linear import pack_linears
+from kernels.cpu_ext import cpu_ops, fast_bf16_flag
+
+log = logging.getLogger(__name__)
+
+
+def speed_up_cpu(model: Transformer, requested_dtype: str) -> None:
+    """Pack the linears for oneDNN and fuse the decoder layers onto the C++ kernels; log what was chosen."""
+    weight = model.embed_tokens.weight
+    if weight.device.type != "cpu":
+        return
+    _log_dtype(weight.dtype, requested_dtype)
+    packed = pack_linears(model)
+    fused = fuse_layers(model, cpu_ops())
+    log.info("CPU speed-ups: %d linears packed for oneDNN, %d decoder layers on the fused kernels%s", packed,
+             fused, "" if fused else " (torch path: slower)")
+
+
+def _log_dtype(dtype: torch.dtype, requested: str) -> None:
+    flag = fast_bf16_flag()
+    if requested == "auto":
+        log.info("dtype auto -> %s (%s)", str(dtype).removeprefix("torch."),
+                 f"this CPU has {flag}" if flag else "no AMX / AVX-512 BF16 on this CPU")
+    elif dtype == torch.bfloat16 and flag is None:
+        log.warning("bfloat16 on a CPU without AMX or AVX-512 BF16 is slow (~3x float32): prefer float32")

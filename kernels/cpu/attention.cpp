@@ -1,0 +1,170 @@
+// Decode attention straight from the paged KV cache: no gather of keys/values into a padded batch.
+//
+// Cache layout (engine/kv_cache.py): keys [blocks, KVH, D, block_size] (transposed inside a block),
+// values [blocks, KVH, block_size, D]. One task per (decode row, KV head) serves the G query heads that
+// share the KV head. Scores: for every dim d, one broadcast q[h, d] times the block's key row d gives the
+// partial scores of all block_size keys at once (vectorised across keys, no horizontal sums). Values: every
+// value row is read once and added into the G outputs. Softmax in fp32.
+#include "common.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+namespace inkwell {
+namespace {
+
+struct DecodeShape {
+  int64_t heads, kv_heads, dim, block_size, table_width, window;
+  int64_t group() const { return heads / kv_heads; }
+};
+
+// Per-task buffers: scaled queries [G, D], scores [G, n_padded], outputs [G, D] (fp32).
+struct Scratch {
+  std::vector<float> q, scores, acc;
+};
+
+// The block size and head dim as compile-time constants where they are the common ones (16; 64 or 128),
+// so the per-block loops unroll into whole vector registers; 0 means "read at run time".
+template <int64_t kBS, int64_t kD> struct Dims {
+  int64_t bs, dim;
+  Dims(int64_t block_size, int64_t head_dim) : bs(kBS ? kBS : block_size), dim(kD ? kD : head_dim) {}
+};
+
+// scores[h * stride + o] = q[h] . key o of the block, o in [0, bs): kt [D, bs] is the block's key tile.
+template <typename T, int64_t kBS, int64_t kD>
+void block_scores(float* scores, int64_t stride, const float* q, const T* kt, int64_t G, Dims<kBS, kD> n) {
+  constexpr int64_t kMaxBS = kBS ? kBS : 256;
+  for (int64_t h = 0; h < G; ++h) {
+    float acc[2][kMaxBS] = {};  // two chains over d (registers when kBS is known): hides the FMA latency
+    const float* qh = q + h * n.dim;
+    for (int64_t d = 0; d + 1 < n.dim; d += 2) {
+      const float q0 = qh[d], q1 = qh[d + 1];
+      const T *r0 = kt + d * n.bs, *r1 = r0 + n.bs;
+#pragma omp simd
+      for (int64_t o = 0; o < n.bs; ++o) {
+        acc[0][o] += q0 * to_float(r0[o]);
+        acc[1][o] += q1 * to_float(r1[o]);
+      }
+    }
+    if (n.dim % 2) {
+      const T* last = kt + (n.dim - 1) * n.bs;
+      for (int64_t o = 0; o < n.bs; ++o) acc[0][o] += qh[n.dim - 1] * to_float(last[o]);
+    }
+    for (int64_t o = 0; o < n.bs; ++o) scores[h * stride + o] = acc[0][o] + acc[1][o];
+  }
+}
+
+// acc[h] += p[h * stride + o] * value o of the block, o in [0, count): vt [bs, D] is the block's value tile.
+template <typename T, int64_t kBS, int64_t kD>
+void block_values(float* acc, const float* p, int64_t stride, const T* vt, int64_t count, int64_t G,
+                  Dims<kBS, kD> n) {
+  constexpr int64_t kMaxD = kD ? kD : 512;
+  for (int64_t h = 0; h < G; ++h) {
+    float sum[kMaxD];
+    std::copy(acc + h * n.dim, acc + (h + 1) * n.dim, sum);
+    for (int64_t o = 0; o < count; ++o) {
+      const float w = p[h * stride + o];
+      const T* row = vt + o * n.dim;
+#pragma omp simd
+      for (int64_t i = 0; i < n.dim; ++i) sum[i] += w * to_float(row[i]);
+    }
+    std::copy(sum, sum + n.dim, acc + h * n.dim);
+  }
+}
+
+// Softmax of scores[0:n] in place (entries past n are left untouched).
+void softmax(float* scores, int64_t n) {
+  float top = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : top)
+  for (int64_t j = 0; j < n; ++j) top = scores[j] > top ? scores[j] : top;
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) sum += (scores[j] = fast_exp(scores[j] - top));
+  const float inv = 1.f / sum;
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) scores[j] *= inv;
+}
+
+// One decode row and KV head g: query heads g*G .. g*G+G-1 of q_row -> out_row. Keys at positions
+// [first, len) are visible; whole blocks are computed and the scores' row starts at block `b0`.
+template <typename T, int64_t kBS, int64_t kD>
+void attend(T* out_row, const T* q_row, const T* kc, const T* vc, const int64_t* table, int64_t len,
+            const DecodeShape& s, float scale, Scratch& w, int64_t g) {
+  const Dims<kBS, kD> dims(s.block_size, s.dim);
+  const int64_t G = s.group(), D = dims.dim, bs = dims.bs, tile = D * bs;
+  const int64_t first = s.window > 0 ? std::max<int64_t>(0, len - s.window) : 0;
+  const int64_t b0 = first / bs, b1 = (len + bs - 1) / bs, stride = (b1 - b0) * bs, skip = first - b0 * bs;
+  w.q.resize(G * D);
+  w.scores.assign(G * stride, 0.f);
+  w.acc.assign(G * D, 0.f);
+  for (int64_t i = 0; i < G * D; ++i) w.q[i] = to_float(q_row[g * G * D + i]) * scale;
+  for (int64_t b = b0; b < b1; ++b)
+    block_scores(&w.scores[(b - b0) * bs], stride, w.q.data(), kc + (table[b] * s.kv_heads + g) * tile, G, dims);
+  const int64_t n = len - first;  // visible keys: scores[skip, skip + n) of each head's row
+  for (int64_t h = 0; h < G; ++h) {
+    float* row = &w.scores[h * stride];
+    softmax(row + skip, n);
+    std::fill(row, row + skip, 0.f);
+  }
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t count = std::min(bs, len - b * bs);  // keys of this block up to the last position
+    block_values(w.acc.data(), &w.scores[(b - b0) * bs], stride, vc + (table[b] * s.kv_heads + g) * tile,
+                 count, G, dims);
+  }
+  for (int64_t i = 0; i < G * D; ++i) out_row[g * G * D + i] = from_float<T>(w.acc[i]);
+}
+
+// Every task of the step for one (block size, head dim) specialisation.
+template <typename T, int64_t kBS, int64_t kD>
+void attend_all(T* out, const T* q, int64_t q_stride, const T* kc, const T* vc, const int64_t* tables,
+                const int64_t* lens, const DecodeShape& s, float scale, int64_t rows) {
+  at::parallel_for(0, rows * s.kv_heads, 4, [&](int64_t begin, int64_t end) {
+    Scratch scratch;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t r = task / s.kv_heads, g = task % s.kv_heads;
+      attend<T, kBS, kD>(out + r * s.heads * s.dim, q + r * q_stride, kc, vc, tables + r * s.table_width,
+                         lens[r], s, scale, scratch, g);
+    }
+  });
+}
+
+}  // namespace
+
+// out [R, H, D] = softmax(q k^T * scale) v for every decode row, keys 0..context_lens[r]-1 of its
+// block table (only the last `window` when window > 0). q [R, H, D] with any row stride,
+// k_cache [blocks, KVH, D, block_size], v_cache [blocks, KVH, block_size, D], block_tables [R, N] int64,
+// context_lens [R] int64.
+void paged_decode_attention(at::Tensor out, at::Tensor q, at::Tensor k_cache, at::Tensor v_cache,
+                            at::Tensor block_tables, at::Tensor context_lens, double scale, int64_t window) {
+  check_cpu_contiguous(out, "out");
+  check_cpu_contiguous(block_tables, "block_tables");
+  INKWELL_CHECK(q.stride(2) == 1 && q.stride(1) == q.size(2), "q heads must be contiguous within a row");
+  INKWELL_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous(), "the KV caches must be contiguous");
+  const DecodeShape s{q.size(1), v_cache.size(1), q.size(2), v_cache.size(2), block_tables.size(1), window};
+  INKWELL_CHECK(s.heads % s.kv_heads == 0, "heads must be a multiple of KV heads");
+  INKWELL_CHECK(k_cache.size(2) == s.dim && k_cache.size(3) == s.block_size, "k_cache must be [blocks, KVH, D, bs]");
+  const int64_t rows = q.size(0), q_stride = q.stride(0);
+  const int64_t* tables = block_tables.data_ptr<int64_t>();
+  const int64_t* lens = context_lens.data_ptr<int64_t>();
+  INKWELL_CHECK(context_lens.size(0) == rows && block_tables.size(0) == rows, "one table and length per row");
+  for (int64_t r = 0; r < rows; ++r)
+    INKWELL_CHECK(lens[r] >= 1 && lens[r] <= s.table_width * s.block_size, "context length ", lens[r],
+                  " of row ", r, " is outside its block table");
+  INKWELL_CHECK(s.block_size <= 256 && s.dim <= 512, "block size <= 256 and head dim <= 512 supported");
+  dispatch_float(q, "q", [&]<typename T>() {
+    const auto run = [&]<int64_t kBS, int64_t kD>() {
+      attend_all<T, kBS, kD>(data<T>(out), data<T>(q), q_stride, data<T>(k_cache), data<T>(v_cache), tables, lens,
+                             s, static_cast<float>(scale), rows);
+    };
+    if (s.block_size == 16 && s.dim == 64) {
+      run.template operator()<16, 64>();
+    } else if (s.block_size == 16 && s.dim == 128) {
+      run.template operator()<16, 128>();
+    } else {
+      run.template operator()<0, 0>();
+    }
+  });
+}
+
+}  // namespace inkwell
