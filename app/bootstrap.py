@@ -30,6 +30,7 @@ def build_engine(settings: Settings) -> Any:
         optional["kv_cache_memory"] = int(settings.kv_cache_memory_gb * 1024**3)
     config = EngineConfig(model=settings.model, dtype=settings.dtype, device=settings.device,
                           max_num_seqs=settings.max_num_seqs,
+                          enable_prefix_caching=settings.enable_prefix_caching,
                           enable_lora=settings.enable_lora, max_loras=settings.max_loras,
                           max_lora_rank=settings.max_lora_rank,
                           **{k: v for k, v in optional.items() if v is not None})

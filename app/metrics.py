@@ -27,6 +27,11 @@ _PER_ADAPTER = {
 }
 _COUNTER_SUFFIXES = ("loads", "evictions")  # adapter-pool figures that only grow
 FinishedHook = Callable[[str, int, int], None]  # (model, prompt tokens, completion tokens)
+_PREFIX_COUNTERS = {
+    "queries": "Prompt tokens looked up in the prefix cache at admission",
+    "hits": "Prompt tokens found in the prefix cache (not computed again)",
+    "evictions": "Cached KV blocks evicted to make room",
+}
 
 
 class EngineStatsCollector(Collector):
@@ -44,6 +49,7 @@ class EngineStatsCollector(Collector):
             if key in stats:
                 yield GaugeMetricFamily(name, text, value=stats[key])
         yield from _pool_metrics(self.lora_stats)
+        yield from _prefix_cache_metrics(stats.get("prefix_cache"))
         adapters = stats.get("adapters", {})
         for key, (name, text) in _PER_ADAPTER.items():
             family = GaugeMetricFamily(name, text, labels=["adapter"])
@@ -59,6 +65,19 @@ def _pool_metrics(pool: dict[str, float]) -> Iterator[Metric]:
             yield CounterMetricFamily(f"inkwell_adapter_{key}", f"Adapter pool {key.replace('_', ' ')}", value=value)
         else:
             yield GaugeMetricFamily(f"inkwell_lora_{key}", f"Adapter pool {key.replace('_', ' ')}", value=value)
+
+
+def _prefix_cache_metrics(cache: dict[str, int] | None) -> Iterator[Metric]:
+    """Token counters of the prefix cache, its hit rate since start and its unreferenced cached blocks."""
+    if cache is None:
+        return
+    for key, text in _PREFIX_COUNTERS.items():
+        yield CounterMetricFamily(f"inkwell_prefix_cache_{key}", text, value=cache[key])
+    rate = cache["hits"] / cache["queries"] if cache["queries"] else 0.0
+    yield GaugeMetricFamily("inkwell_prefix_cache_hit_rate", "Prompt tokens hit / looked up, since start",
+                            value=rate)
+    yield GaugeMetricFamily("inkwell_kv_blocks_cached", "Unreferenced KV blocks kept for prefix reuse",
+                            value=cache["cached_blocks"])
 
 
 class ServerMetrics:

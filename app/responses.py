@@ -13,11 +13,12 @@ TokenText = Callable[[int], str]
 TokenBytes = Callable[[int], bytes]
 
 
-def usage(output: RequestOutput) -> dict[str, int]:
-    """OpenAI's ``usage`` object for a (finished) request."""
+def usage(output: RequestOutput) -> dict[str, Any]:
+    """OpenAI's ``usage`` object for a (finished) request, with the prompt tokens the prefix cache held."""
     prompt = len(output.prompt_token_ids)
     completion = sum(len(choice.token_ids) for choice in output.outputs)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": output.num_cached_tokens}}
 
 
 def _chat_logprobs(entries: list[TokenLogprob], token_text: TokenText, token_bytes: TokenBytes) -> dict[str, Any]:

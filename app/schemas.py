@@ -70,6 +70,7 @@ class SamplingFields(_Body):
     ignore_eos: bool | None = None  # vLLM extra: keep going past the end-of-sequence token
     stop: Text | list[Text] | None = None
     max_tokens: int | None = None
+    min_tokens: int | None = None  # vLLM extra: no EOS, stop token or stop string before this many tokens
     stream: bool = False
     stream_options: StreamOptions | None = None
     return_tokens_as_token_ids: bool = False  # vLLM extra: logprobs name tokens "token_id:<id>"
@@ -88,7 +89,7 @@ class SamplingFields(_Body):
     def sampling_overrides(self) -> dict[str, Any]:
         """The sampling fields the client set (to lay over the style's defaults)."""
         names = ("n", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
-                 "repetition_penalty", "seed", "ignore_eos", "stop", "max_tokens")
+                 "repetition_penalty", "seed", "ignore_eos", "stop", "max_tokens", "min_tokens")
         values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     max_num_batched_tokens: int | None = Field(default=None, ge=1)  # per-step token budget
     max_model_len: int | None = None
     max_num_seqs: int = 16
+    enable_prefix_caching: bool = True  # reuse the keys/values of prompt prefixes already computed
     threads: int | None = None
     enable_lora: bool = True
     lora_modules: list[dict[str, str]] = Field(default_factory=list)  # {"name","path"[,"base_model_name"]}

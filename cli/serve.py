@@ -53,6 +53,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--max-num-batched-tokens", type=int, default=_S, help="tokens per step (chunked prefill budget)")
     add("--max-model-len", type=int, default=_S, help="context length")
     add("--max-num-seqs", type=int, default=_S, help="sequences per batch")
+    add("--enable-prefix-caching", action=argparse.BooleanOptionalAction, default=_S,
+        help="reuse cached keys/values of shared prompt prefixes, per adapter (default on)")
     add("--max-waiting", type=int, default=_S, help="requests queued beyond a full batch before 503")
     add("--max-request-bytes", type=int, default=_S, help="largest API request body (default 1 MiB; 413 beyond)")
     add("--threads", type=int, default=_S, help="torch CPU threads")

@@ -17,6 +17,8 @@ class EngineConfig:
     ``kv_cache_memory`` is the byte budget of the paged KV cache; the number of blocks is derived
     from it and must hold at least one full ``max_model_len`` sequence. ``max_num_batched_tokens``
     is the per-step token budget (chunked prefill splits longer prompts across steps).
+    ``enable_prefix_caching`` reuses the cached keys/values of full blocks a request shares with an
+    earlier one (same tokens, same adapter weights and strength) instead of computing them again.
     """
 
     model: str = DEFAULT_MODEL
@@ -26,6 +28,7 @@ class EngineConfig:
     max_num_seqs: int = 32
     max_num_batched_tokens: int = 512
     block_size: int = 16
+    enable_prefix_caching: bool = True
     kv_cache_memory: int = 256 * 1024**2
     num_threads: int | None = None
     seed: int = 0

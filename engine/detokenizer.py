@@ -17,6 +17,7 @@ class OutputDetokenizer:
     Multi-byte characters are never split (``tokenizers``' ``DecodeStream`` buffers partial bytes), and
     no part of a stop string is ever emitted: a tail that could still become one is held back until it
     cannot, and on a match only the text before the stop is emitted. ``text`` is everything emitted.
+    The text of the first ``params.min_tokens`` tokens is never searched for stop strings.
     """
 
     def __init__(self, tokenizer: HFTokenizer, params: SamplingParams, prompt_ids: list[int]) -> None:
@@ -25,6 +26,7 @@ class OutputDetokenizer:
             ids=list(prompt_ids[-PROMPT_CONTEXT:]), skip_special_tokens=params.skip_special_tokens
         )
         self._matcher = StopMatcher(params.stop)
+        self._unchecked = params.min_tokens  # tokens still to go before stop strings count
         self._pending = ""
         self.text = ""
         self.stopped: str | None = None
@@ -34,6 +36,9 @@ class OutputDetokenizer:
         if self.stopped is not None:
             raise RuntimeError(f"push after the stop string {self.stopped!r} already ended the text")
         self._pending += self._stream.step(self._tokenizer, token_id) or ""
+        if self._unchecked > 0:
+            self._unchecked -= 1
+            return self._emit(len(self._pending)), None
         match = self._matcher.find(self._pending)
         if match is not None:
             index, self.stopped = match

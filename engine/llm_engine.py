@@ -19,7 +19,7 @@ from engine.model_runner import ModelRunner
 from engine.model_store import resolve_model
 from engine.cpu_speedups import speed_up_cpu
 from engine.outputs import CompletionOutput, RequestOutput
-from engine.sampler import SampledToken, make_generator
+from engine.sampler import SampledToken, Sampler, make_generator
 from engine.sampling_params import SamplingParams
 from engine.scheduler import ScheduledSeq, Scheduler
 from engine.sequence import Sequence, SequenceStatus
@@ -61,10 +61,10 @@ class LLMEngine:
         self.kv_cache = allocate_kv_cache(model, blocks, config.block_size)
         self.lora = lora_manager_for(model, config)
         speed_up_cpu(model, config.dtype)  # after the LoRA wrappers: the fused layers bind the final modules
-        self.block_manager = BlockManager(blocks, config.block_size)
+        self.block_manager = BlockManager(blocks, config.block_size, config.enable_prefix_caching)
         self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens,
                                    gate=self.lora)
-        self.runner = ModelRunner(model, config.block_size, lora=self.lora)
+        self.runner = ModelRunner(model, config.block_size, Sampler(self.tokenizer.eos_token_ids), lora=self.lora)
         self.vocab_size = model.args.vocab_size
         self._requests: dict[str, _Request] = {}
         self._seeds = random.Random(config.seed)
@@ -82,7 +82,7 @@ class LLMEngine:
         if lora_request is not None and not self.config.enable_lora:
             raise ValueError(f"adapter {lora_request.name!r} requested but the engine runs with enable_lora=False")
         if lora_request is not None:
-            self.lora.register(lora_request)  # AdapterError (a ValueError) if it cannot be served
+            self._register(lora_request)  # AdapterError (a ValueError) if it cannot be served
         prompt_ids = self._prompt_ids(prompt)
         if len(prompt_ids) + params.max_tokens > self.max_model_len:
             raise ValueError(f"prompt ({len(prompt_ids)} tokens) + max_tokens ({params.max_tokens}) = "
@@ -95,11 +95,17 @@ class LLMEngine:
 
     def add_lora(self, lora_request: LoRARequest) -> None:
         """Register (or, with a new path, replace) an adapter now, between steps; ``ValueError`` if unusable."""
-        self._require_lora().register(lora_request)
+        self._require_lora()
+        self._register(lora_request)
 
     def remove_lora(self, name: str) -> None:
         """Unregister an adapter; sequences already running on it finish on their slot."""
         self._require_lora().unregister(name)
+        self.block_manager.invalidate(name)
+
+    def _register(self, lora_request: LoRARequest) -> None:
+        if self.lora.register(lora_request):  # replaced: keys/values cached with the old weights are stale
+            self.block_manager.invalidate(lora_request.name)
 
     def list_loras(self) -> list[str]:
         """Names of the registered adapters."""
@@ -125,6 +131,9 @@ class LLMEngine:
         plan = self.scheduler.schedule()
         failures = self.lora.take_failures() if self.lora is not None else {}
         sampled = self._run_isolated(plan.scheduled, failures) if plan.scheduled else {}
+        failures.update({seq: token.error for seq, token in sampled.items() if token.error is not None})
+        # only blocks whose step ran cleanly become findable (a failed row's keys/values may be NaN)
+        self.scheduler.cache_computed([c for c in plan.scheduled if c.seq not in failures])
         deltas: dict[Sequence, tuple[list[int], str]] = {}
         for seq, token in sampled.items():
             self._take(seq, token, deltas, failures)
@@ -144,10 +153,10 @@ class LLMEngine:
             for seq in seqs:
                 counts = adapters.setdefault(seq.lora_name, {"running": 0, "waiting": 0})
                 counts[state] += 1
-        total = self.block_manager.num_blocks
+        blocks = self.block_manager
         return {"num_running": len(self.scheduler.running), "num_waiting": len(self.scheduler.waiting),
-                "kv_blocks_used": total - self.block_manager.num_free_blocks, "kv_blocks_total": total,
-                "adapters": adapters}
+                "kv_blocks_used": blocks.num_used_blocks, "kv_blocks_total": blocks.num_blocks,
+                "adapters": adapters, "prefix_cache": blocks.stats()}
 
     def lora_stats(self) -> dict[str, int]:
         """The adapter pool's memory and load/eviction figures ({} without LoRA); read when scraped."""
@@ -175,8 +184,7 @@ class LLMEngine:
     def _take(self, seq: Sequence, token: SampledToken, deltas: dict[Sequence, tuple[list[int], str]],
               failures: dict[Sequence, str]) -> None:
         """Append ``token`` to ``seq`` (its delta into ``deltas``), or record why ``seq`` fails."""
-        if token.error is not None:
-            failures[seq] = token.error
+        if seq in failures:  # a token error (recorded by step) or an earlier failure
             return
         try:
             deltas[seq] = self._append(seq, token)
@@ -273,4 +281,5 @@ class LLMEngine:
                 logprobs=list(seq.logprobs) if seq.params.logprobs is not None else None,
             ))
         return RequestOutput(req.request_id, req.prompt, req.prompt_ids, completions,
-                             finished=req.finished, error=req.error, metrics=dict(req.metrics))
+                             finished=req.finished, error=req.error, metrics=dict(req.metrics),
+                             num_cached_tokens=req.seqs[0].num_cached_tokens or 0)

@@ -24,6 +24,12 @@ def padded_tokens(token_lists: list[list[int]], device: torch.device) -> tuple[t
             torch.tensor(weights, device=device))
 
 
+def apply_banned_tokens(logits: torch.Tensor, token_lists: list[list[int]]) -> torch.Tensor:
+    """-inf at each row's listed token ids. logits: [n, V]; token_lists: one non-empty id list per row."""
+    ids, _ = padded_tokens(token_lists, logits.device)  # [n, L], padding repeats a listed id
+    return logits.scatter(1, ids, NEG_INF)
+
+
 def apply_repetition_penalty(logits: torch.Tensor, token_lists: list[list[int]],
                              penalty: torch.Tensor) -> torch.Tensor:
     """HF semantics: a seen token's logit is divided by ``penalty`` if positive, else multiplied.

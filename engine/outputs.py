@@ -49,3 +49,4 @@ class RequestOutput:
     finished: bool = False
     error: str | None = None  # set with finish_reason "error": a per-request failure, in words
     metrics: dict[str, float] = field(default_factory=dict)  # arrival/first_token/finished times (s)
+    num_cached_tokens: int = 0  # prompt tokens whose keys/values came from the prefix cache

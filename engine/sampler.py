@@ -1,7 +1,8 @@
 """Picks each row's next token under that row's own SamplingParams, for a whole batch at once.
 
-Order per row: repetition / presence / frequency penalties, no-repeat-n-gram blocking, temperature, then (sampled rows only)
-top-k, top-p, min-p, and a draw. Rows that need a step pay for it; the rest skip it.
+Order per row: the ``min_tokens`` ban of EOS and stop token ids, repetition / presence / frequency
+penalties, no-repeat-n-gram blocking, temperature, then (sampled rows only) top-k, top-p, min-p, and a
+draw. Rows that need a step pay for it; the rest skip it.
 
 The draw inverts the row's CDF at one uniform number taken from the row's own generator (one number
 per row and step: an exponential race's V numbers per row cost more than the rest of sampling on a
@@ -19,7 +20,7 @@ other rows' draws are the same as without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -87,7 +88,13 @@ def _sampleable(logits: torch.Tensor) -> torch.Tensor:
 
 
 class Sampler:
-    """``Sampler()(logits [B, V], rows) -> list[SampledToken]``, one per row."""
+    """``Sampler(eos_token_ids)(logits [B, V], rows) -> list[SampledToken]``, one per row.
+
+    ``eos_token_ids`` are the tokens a row's ``min_tokens`` holds back (with its ``stop_token_ids``).
+    """
+
+    def __init__(self, eos_token_ids: Iterable[int] = ()) -> None:
+        self.eos_token_ids = frozenset(eos_token_ids)
 
     def __call__(self, logits: torch.Tensor, rows: list[SampleRow]) -> list[SampledToken]:
         """Pick one token per row of ``logits`` (float32 [B, V]) under each row's parameters."""
@@ -95,7 +102,8 @@ class Sampler:
             raise ValueError(f"logits must be [B, V] with B == len(rows) == {len(rows)}, "
                              f"got shape {tuple(logits.shape)}")
         params = [row.params for row in rows]
-        logits = self._scale(self._block_ngrams(self._penalize(logits.float(), rows), rows), params)  # [B, V]
+        logits = self._penalize(self._hold_stops(logits.float(), rows), rows)  # [B, V]
+        logits = self._scale(self._block_ngrams(logits, rows), params)
         finite = _sampleable(logits)  # [B]
         if not bool(finite.all()):
             logits = torch.where(finite.unsqueeze(1), logits, torch.zeros_like(logits))
@@ -108,6 +116,19 @@ class Sampler:
         logprobs = self._logprobs(logits, tokens, params)
         return [SampledToken(t, record, None if ok else NON_FINITE)
                 for t, record, ok in zip(tokens.tolist(), logprobs, finite.tolist())]
+
+    def _hold_stops(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
+        """Ban EOS and stop token ids in rows that have generated fewer than ``min_tokens`` tokens."""
+        banned = {i: self._stop_ids(row.params, logits.shape[1]) for i, row in enumerate(rows)
+                  if len(row.output_ids) < row.params.min_tokens}
+        early = [i for i, ids in banned.items() if ids]
+        if not early:
+            return logits
+        return _update(logits, early, lambda x: lp.apply_banned_tokens(x, [banned[i] for i in early]))
+
+    def _stop_ids(self, params: SamplingParams, vocab: int) -> list[int]:
+        ids = set(params.stop_token_ids) | (set() if params.ignore_eos else self.eos_token_ids)
+        return sorted(t for t in ids if 0 <= t < vocab)
 
     def _penalize(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
         params = [row.params for row in rows]

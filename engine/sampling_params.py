@@ -26,6 +26,7 @@ _INT_RULES: dict[str, tuple[Callable[[int], bool], str]] = {
     "top_k": (lambda k: k == -1 or k >= 1, "must be -1 (disabled) or >= 1"),
     "no_repeat_ngram_size": (lambda n: n >= 0, "must be >= 0 (0 disables it)"),
     "max_tokens": (lambda m: m >= 1, "must be >= 1"),
+    "min_tokens": (lambda m: m >= 0, "must be >= 0"),
     "seed": (lambda s: SEED_RANGE[0] <= s <= SEED_RANGE[1], "must be a 64-bit signed integer"),
     "logprobs": (lambda k: 0 <= k <= 20, "must be in [0, 20]"),
 }
@@ -54,7 +55,9 @@ class SamplingParams:
     whatever else shares its batch. ``stop`` strings end the text (the stop string itself is not
     returned); ``stop_token_ids`` end it after that token. ``no_repeat_ngram_size=n`` bans any token
     that would repeat an n-gram of the output. ``logprobs=k`` returns the chosen token's logprob
-    plus the top-k alternatives.
+    plus the top-k alternatives. ``min_tokens``: EOS (unless ``ignore_eos``) and ``stop_token_ids``
+    cannot be sampled, and stop strings are not looked for, until that many tokens are generated
+    (vLLM's semantics).
     """
 
     n: int = 1
@@ -68,6 +71,7 @@ class SamplingParams:
     no_repeat_ngram_size: int = 0  # > 0: never repeat a token n-gram of the output; 0: disabled
     seed: int | None = None
     max_tokens: int = 16
+    min_tokens: int = 0
     stop: list[str] = field(default_factory=list)
     stop_token_ids: list[int] = field(default_factory=list)
     ignore_eos: bool = False
@@ -86,7 +90,13 @@ class SamplingParams:
         floats = [(name, _float_problem(getattr(self, name), *rule)) for name, rule in _FLOAT_RULES.items()]
         ints = [(name, _int_problem(getattr(self, name), *rule)) for name, rule in _INT_RULES.items()
                 if not (name in _OPTIONAL and getattr(self, name) is None)]
-        return floats + ints
+        return floats + ints + [("min_tokens", self._min_tokens_problem())]
+
+    def _min_tokens_problem(self) -> str | None:
+        both_ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.min_tokens, self.max_tokens))
+        if not both_ints or self.min_tokens <= self.max_tokens:
+            return None  # a type problem is reported by the integer rules
+        return f"must be <= max_tokens={self.max_tokens}"
 
     @property
     def greedy(self) -> bool:

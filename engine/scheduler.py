@@ -2,8 +2,10 @@
 
 Running sequences go first (one token each when decoding, a chunk when still prefilling), then
 waiting ones are admitted in arrival order while the per-step token budget, the sequence limit and
-the free KV blocks allow. When blocks run out, the newest running sequence is preempted: its blocks
-are freed and it returns to the front of the queue, to be recomputed later.
+the free KV blocks allow. An admitted sequence starts after the longest prefix the block manager
+finds cached for its adapter identity, so only the rest counts against the budget. When blocks run
+out, the newest running sequence is preempted: its blocks are released (kept cached) and it returns
+to the front of the queue, to be recomputed later (from the cache where its blocks survive).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.block_manager import BlockManager
+from engine.prefix_cache import AdapterKey
 from engine.sequence import Sequence, SequenceStatus
 
 
@@ -44,11 +47,17 @@ class SchedulerOutput:
 
 
 class AdmissionGate(Protocol):
-    """Decides whether a waiting sequence may start now (its adapter needs a device slot)."""
+    """Decides whether a waiting sequence may start now (its adapter needs a device slot).
+
+    ``cache_key`` names the adapter weights a sequence's keys/values are computed with (those of its
+    pinned slot, else those it would get now); None when not known before admission.
+    """
 
     def admit(self, seq: Sequence) -> bool: ...
 
     def release(self, seq: Sequence) -> None: ...
+
+    def cache_key(self, seq: Sequence) -> AdapterKey | None: ...
 
 
 class Scheduler:
@@ -85,6 +94,11 @@ class Scheduler:
         # stable: prefill chunks, then decodes grouped by adapter (one LoRA segment per adapter)
         out.scheduled.sort(key=lambda s: (s.num_tokens == 1, s.seq.lora_name if s.num_tokens == 1 else ""))
         return out
+
+    def cache_computed(self, chunks: list[ScheduledSeq]) -> None:
+        """These chunks' step ran cleanly: their sequences' full blocks may now be found by later ones."""
+        for chunk in chunks:
+            self.blocks.cache_full_blocks(chunk.seq)
 
     def finish(self, seq: Sequence) -> None:
         """Drop a finished sequence from the running list and free its blocks."""
@@ -131,16 +145,27 @@ class Scheduler:
         for seq in list(self.waiting):
             if budget <= 0 or len(self.running) >= self.max_num_seqs:
                 break
-            n = min(seq.num_tokens - seq.num_computed_tokens, budget)
-            if not self.blocks.can_allocate(seq, seq.num_computed_tokens + n):
+            cached = self.blocks.match(seq, self._cache_key(seq))
+            start = len(cached) * self.blocks.block_size
+            n = min(seq.num_tokens - start, budget)
+            if not self.blocks.can_allocate(seq, start + n, cached):
                 break
             if self.gate is not None and not self.gate.admit(seq):
                 continue  # its adapter waits for a free slot
-            self.waiting.remove(seq)
-            seq.status = SequenceStatus.RUNNING
-            self.running.append(seq)
+            self._start(seq, cached)
             self._take(seq, n, out)
             budget -= n
+
+    def _cache_key(self, seq: Sequence) -> AdapterKey | None:
+        return self.gate.cache_key(seq) if self.gate is not None else ()
+
+    def _start(self, seq: Sequence, cached: list[int]) -> None:
+        """Move an admitted ``seq`` to running, its ``cached`` prefix blocks already computed."""
+        self.waiting.remove(seq)
+        seq.status = SequenceStatus.RUNNING
+        self.running.append(seq)
+        self.blocks.share(seq, cached, self._cache_key(seq))
+        seq.num_computed_tokens = len(cached) * self.blocks.block_size
 
     def _take(self, seq: Sequence, n: int, out: SchedulerOutput) -> None:
         self.blocks.allocate(seq, seq.num_computed_tokens + n)

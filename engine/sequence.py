@@ -24,7 +24,8 @@ class Sequence:
 
     ``num_computed_tokens`` counts tokens whose keys/values are in the cache; once it reaches
     ``num_tokens`` the next step samples a new token. ``generator`` and ``detokenizer`` are opaque
-    here (owned by the engine), so that scheduling stays free of torch.
+    here (owned by the engine), so that scheduling stays free of torch. The prefix-cache fields are
+    kept by the block manager.
     """
 
     seq_id: int
@@ -38,6 +39,10 @@ class Sequence:
     output_ids: list[int] = field(default_factory=list)
     block_table: list[int] = field(default_factory=list)
     num_computed_tokens: int = 0
+    cache_key: tuple | None = None  # adapter identity its keys/values are computed with (prefix cache)
+    block_hashes: list[bytes] = field(default_factory=list)  # chained hashes of its full blocks under cache_key
+    num_registered_blocks: int = 0  # leading blocks of block_table already offered to the prefix cache
+    num_cached_tokens: int | None = None  # prompt tokens the prefix cache supplied at its first admission
     status: SequenceStatus = SequenceStatus.WAITING
     text: str = ""
     logprobs: list[TokenLogprob] = field(default_factory=list)

@@ -43,13 +43,17 @@ class LoRAManager:
         self._slots: dict[int, int] = {}  # seq_id -> pinned slot
         self._failures: dict[_Seq, str] = {}  # refused sequences -> why, until take_failures()
 
-    def register(self, request: LoRARequest) -> None:
-        """Make ``request``'s adapter servable (load + validate now); a new path replaces the weights."""
+    def register(self, request: LoRARequest) -> bool:
+        """Make ``request``'s adapter servable (load + validate now); a new path replaces the weights.
+
+        Returns True when weights were replaced (keys/values cached with the old ones are stale)."""
         known = self._pool.registered_path(request.name)
         if known is None:
             self._pool.register(request.name, request.path)
         elif known != str(request.path):
             self._pool.replace(request.name, request.path)
+            return True
+        return False
 
     def unregister(self, name: str) -> None:
         """Forget adapter ``name``; sequences already running on it finish on their slot."""
@@ -93,6 +97,19 @@ class LoRAManager:
         slot = self._slots.pop(seq.seq_id, None)
         if slot is not None:
             self._pool.release(slot)
+
+    def cache_key(self, seq: _Seq) -> tuple | None:
+        """The identity of the weights ``seq``'s keys/values are computed with, for the prefix cache.
+
+        ``((name, version, scale),)``: its pinned slot's version, else the current one; ``()`` without
+        adapter; None while its adapter is unregistered (it gets a new version when admitted).
+        """
+        request = seq.lora_request
+        if request is None:
+            return ()
+        slot = self._slots.get(seq.seq_id)
+        version = self._pool.version(request.name) if slot is None else self._pool.slot_version(slot)
+        return None if version is None else ((request.name, version, request.lora_scale),)
 
     def slot(self, seq: _Seq) -> int:
         """The slot ``seq`` runs on, -1 without adapter."""

@@ -23,11 +23,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _Slot:
-    """One device slot: the adapter it holds (``None`` = empty or detached) and its pin count."""
+    """One device slot: the adapter (and version) it holds (``None`` = empty or detached) and its pin count."""
 
     name: str | None = None
     refs: int = 0
     detached: bool = False
+    version: int = 0
 
 
 class AdapterPool:
@@ -46,6 +47,8 @@ class AdapterPool:
         self._slot_of: dict[str, int] = {}
         self._slot_lru: OrderedDict[int, None] = OrderedDict((i, None) for i in range(max_loras))
         self._paths: dict[str, str] = {}
+        self._versions: dict[str, int] = {}  # name -> version of its current weights (never reused)
+        self._last_version = 0
         self._host: OrderedDict[str, LoadedAdapter] = OrderedDict()
         self._counters = {"slot_loads": 0, "slot_evictions": 0, "host_loads": 0, "host_evictions": 0}
 
@@ -97,6 +100,7 @@ class AdapterPool:
             raise AdapterError(f"adapter {name!r} is already registered; use replace() to swap its weights")
         self._cache(name, load_adapter(name, path, self.shapes, self.max_rank))
         self._paths[name] = str(path)
+        self._new_version(name)
 
     def replace(self, name: str, path: str | Path) -> None:
         """Swap ``name``'s weights; running sequences keep the old ones until they release their slot."""
@@ -104,13 +108,27 @@ class AdapterPool:
         self._cache(name, load_adapter(name, path, self.shapes, self.max_rank))  # raises before any change
         self._detach(name)
         self._paths[name] = str(path)
+        self._new_version(name)
 
     def unregister(self, name: str) -> None:
         """Forget ``name``; a slot still used by running sequences is freed when they release it."""
         self._require_known(name)
         self._detach(name)
         del self._paths[name]
+        del self._versions[name]
         self._host.pop(name, None)
+
+    def version(self, name: str) -> int | None:
+        """The version of ``name``'s current weights (a new one at every register or replace), or None."""
+        return self._versions.get(name)
+
+    def slot_version(self, slot: int) -> int:
+        """The version of the weights ``slot`` holds (kept while pinned, even after a replace)."""
+        return self._slots[slot].version
+
+    def _new_version(self, name: str) -> None:
+        self._last_version += 1
+        self._versions[name] = self._last_version
 
     def _require_known(self, name: str) -> None:
         if name not in self._paths:
@@ -190,7 +208,7 @@ class AdapterPool:
                     rank = pair[0].shape[0]
                     a[slot, i * self.max_rank:i * self.max_rank + rank].copy_(pair[0])
                     b[slot, offsets[i]:offsets[i + 1], :rank].copy_(pair[1])
-        self._slots[slot] = _Slot(name=name)
+        self._slots[slot] = _Slot(name=name, version=self._versions[name])
         self._slot_of[name] = slot
         self._counters["slot_loads"] += 1
 

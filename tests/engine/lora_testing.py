@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -9,6 +10,8 @@ import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+from engine.lora.request import LoRARequest
 
 ALL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 TINY = dict(vocab_size=96, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
@@ -38,3 +41,15 @@ def write_adapter(folder: Path, *, seed: int, r: int = 8, alpha: int = 16, targe
             param.data = torch.randn_like(param) * (0.3 if "lora_A" in name else 0.3 * b_scale)
     model.save_pretrained(folder)
     return folder
+
+
+SPECS = {"ad1": dict(r=8, alpha=16), "ad2": dict(r=4, alpha=8, use_rslora=True),
+         "ad3": dict(r=16, alpha=16, targets=["q_proj", "v_proj"])}
+LORA_CONFIG = dict(enable_lora=True, max_loras=3, max_lora_rank=16, max_cpu_loras=4)
+
+
+def adapters(model_dir: Path, root: Path, b_scale: float = 0.5) -> dict[str, LoRARequest]:
+    """Write the three PEFT adapters ``SPECS`` for ``model_dir``; one LoRARequest each."""
+    base = partial(hf_model, model_dir)
+    return {name: LoRARequest(name, str(write_adapter(root / name, seed=i, base=base, b_scale=b_scale, **spec)))
+            for i, (name, spec) in enumerate(SPECS.items())}

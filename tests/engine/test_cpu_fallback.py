@@ -24,7 +24,7 @@ model, adapter = sys.argv[1], sys.argv[2]
 llm = LLM(model=model, dtype="float32", device="cpu", max_model_len=128, enable_lora=True, max_loras=2, max_lora_rank=8)
 params = SamplingParams(temperature=0, max_tokens=12, ignore_eos=True)
 prompts = [{"prompt_token_ids": p} for p in ([5, 9, 33, 2, 70], list(range(100, 121)))]
-lora = [None, LoRARequest("a", 1, adapter)]
+lora = [None, LoRARequest("a", adapter)]
 out = llm.generate(prompts, params, lora_request=lora)
 print(json.dumps({"kernels": cpu_ops() is not None, "tokens": [o.outputs[0].token_ids for o in out]}))
 """

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
-from lora_testing import hf_model, write_adapter
+from lora_testing import LORA_CONFIG, adapters, hf_model
 from peft import PeftModel
 
 from engine import LLM, SamplingParams
@@ -16,16 +15,6 @@ from engine.llm_engine import LLMEngine
 from engine.lora.request import LoRARequest
 
 ROWS = ["ad1", "ad2", "__base__", "ad3", "ad1"]
-SPECS = {"ad1": dict(r=8, alpha=16), "ad2": dict(r=4, alpha=8, use_rslora=True),
-         "ad3": dict(r=16, alpha=16, targets=["q_proj", "v_proj"])}
-LORA_CONFIG = dict(enable_lora=True, max_loras=3, max_lora_rank=16, max_cpu_loras=4)
-
-
-def adapters(model_dir: Path, root: Path, b_scale: float = 0.5) -> dict[str, LoRARequest]:
-    """Write the three PEFT adapters for ``model_dir``; one LoRARequest each."""
-    base = partial(hf_model, model_dir)
-    return {name: LoRARequest(name, str(write_adapter(root / name, seed=i, base=base, b_scale=b_scale, **spec)))
-            for i, (name, spec) in enumerate(SPECS.items())}
 
 
 def peft_model(model_dir: Path, requests: dict[str, LoRARequest]) -> PeftModel:

@@ -96,7 +96,7 @@ def test_overflowing_logits_fail_only_that_row(tiny_llama_dir: Path) -> None:
 
 def test_nan_from_an_adapter_leaves_no_poison_in_the_kv_cache(tiny_llama_dir: Path, adapter_dirs: list[Path]) -> None:
     engine = build_engine(tiny_llama_dir, max_loras=1)
-    bad = LoRARequest("s0", 1, str(adapter_dirs[0]))
+    bad = LoRARequest("s0", str(adapter_dirs[0]))
     engine.add_lora(bad)
     slot = engine.lora._pool.acquire("s0")
     engine.lora._pool.stacks(0, "o_proj")[1][slot].fill_(float("nan"))  # a corrupted slot: NaN outputs
@@ -114,9 +114,9 @@ def test_unloaded_adapter_whose_folder_is_deleted_fails_only_its_waiting_request
         tiny_llama_dir: Path, adapter_dirs: list[Path], tmp_path: Path) -> None:
     doomed = Path(shutil.copytree(adapter_dirs[1], tmp_path / "rt4"))
     engine = build_engine(tiny_llama_dir, max_loras=1)  # one slot: rt4's request waits behind s0's
-    busy = LoRARequest("s0", 1, str(adapter_dirs[0]))
+    busy = LoRARequest("s0", str(adapter_dirs[0]))
     engine.add_request("holder", [5, 6, 7], GREEDY, busy)
-    engine.add_request("waiter", [5, 6, 7], GREEDY, LoRARequest("rt4", 2, str(doomed)))
+    engine.add_request("waiter", [5, 6, 7], GREEDY, LoRARequest("rt4", str(doomed)))
     add_good(engine)
     engine.step()
     engine.remove_lora("rt4")
@@ -133,10 +133,10 @@ def test_an_evicted_adapter_whose_folder_is_deleted_fails_only_its_requests(
         tiny_llama_dir: Path, adapter_dirs: list[Path], tmp_path: Path) -> None:
     doomed = Path(shutil.copytree(adapter_dirs[1], tmp_path / "gone"))
     engine = build_engine(tiny_llama_dir, max_loras=1, max_cpu_loras=1)
-    engine.add_lora(LoRARequest("gone", 2, str(doomed)))
-    engine.add_lora(LoRARequest("s0", 1, str(adapter_dirs[0])))  # evicts "gone" from the host cache
+    engine.add_lora(LoRARequest("gone", str(doomed)))
+    engine.add_lora(LoRARequest("s0", str(adapter_dirs[0])))  # evicts "gone" from the host cache
     shutil.rmtree(doomed)
-    engine.add_request("orphan", [5, 6, 7], GREEDY, LoRARequest("gone", 2, str(doomed)))
+    engine.add_request("orphan", [5, 6, 7], GREEDY, LoRARequest("gone", str(doomed)))
     add_good(engine)
     last = run(engine)
     assert_failed(last["orphan"], "gone", "does not exist")
