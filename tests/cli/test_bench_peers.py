@@ -220,3 +220,12 @@ def test_bench_peers_end_to_end_on_a_tiny_model(tiny_llama_dir: Path, tmp_path: 
     assert "+avx2" in out or "-avx2" in out
     text = markdown.read_text()
     assert "| Inkwell: base |" in text and "**Could not install or run**" in text
+
+
+def test_plan_follows_the_chosen_configs_and_adapter_counts() -> None:
+    args = argparse.Namespace(configs=["base", "mixed"], adapters=[4, 10])
+    assert peers._plan("vllm", args) == [("base", ["base"]), ("lora", ["mixed4", "mixed10"])]
+    assert peers._plan("inkwell", argparse.Namespace(configs=["lora-none"], adapters=[4])) == []
+    everything = argparse.Namespace(configs=list(peers.CONFIGS), adapters=[2])
+    assert peers._plan("vllm", everything)[1] == ("lora", ["lora-none", "one", "mixed2"])
+    assert peers._plan("peft", everything)[1] == ("lora", ["one", "mixed2"])
