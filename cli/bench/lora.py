@@ -15,13 +15,16 @@ import argparse
 import json
 import logging
 import os
+import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
+from cli.bench.run_peft import load_peft, peft_generate
 from engine.lora.loader import TARGETS, BaseShapes
 from engine.config import EngineConfig
 from engine.llm_engine import LLMEngine
@@ -79,15 +82,18 @@ def _prompts(count: int, length: int, vocab: int) -> list[list[int]]:
 
 
 def run_engine(engine: LLMEngine, prompts: list[list[int]], loras: list[LoRARequest | None],
-               max_tokens: int, between_steps: list | None = None) -> tuple[float, list[float]]:
-    """Generated tokens/s for the batch, and each step's seconds; ``between_steps`` callables run mid-stream."""
+               max_tokens: int, between_steps: list | None = None, at_step: int = 2) -> tuple[float, list[float]]:
+    """Generated tokens/s for the batch, and each step's seconds.
+
+    ``between_steps`` callables run one per step, from before step ``at_step`` (counted from 0) on.
+    """
     params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
     for i, (prompt, lora) in enumerate(zip(prompts, loras)):
         engine.add_request(f"b{time.monotonic_ns()}-{i}", prompt, params, lora)
     pending, steps = list(between_steps or []), []
     start = time.perf_counter()
     while engine.has_unfinished_requests():
-        if pending and len(steps) == 2:  # after the prefill and the first decode step
+        if pending and len(steps) >= at_step:
             pending.pop(0)()
         t0 = time.perf_counter()
         engine.step()
@@ -95,22 +101,36 @@ def run_engine(engine: LLMEngine, prompts: list[list[int]], loras: list[LoRARequ
     return len(prompts) * max_tokens / (time.perf_counter() - start), steps
 
 
+@dataclass(frozen=True)
+class StallFigures:
+    """An adapter registered while a batch decodes: its registration time, the median and the longest step."""
+
+    register_s: float
+    median_step_s: float
+    longest_step_s: float
+
+
+def load_stall(engine: LLMEngine, prompts: list[list[int]], loras: list[LoRARequest | None], max_tokens: int,
+               folder: Path) -> StallFigures:
+    """Run the batch and register ``folder`` as a new adapter halfway through its decode steps."""
+    added: list[float] = []
+
+    def add_late() -> None:
+        start = time.perf_counter()
+        engine.add_lora(LoRARequest("late", str(folder)))
+        added.append(time.perf_counter() - start)
+
+    at_step = max_tokens // 2
+    _, steps = run_engine(engine, prompts, loras, max_tokens, [add_late], at_step)
+    return StallFigures(added[0], statistics.median(steps), max(steps[at_step:]))
+
+
 def peft_tokens_per_s(model_dir: Path, dtype: str, folders: list[Path], prompts: list[list[int]],
                       names: list[str], max_tokens: int) -> float:
     """PEFT's mixed-adapter ``generate`` on the same requests (one static batch, greedy, no EOS stop)."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).eval()
-    model = PeftModel.from_pretrained(base, folders[0], adapter_name="a0")
-    for i, folder in enumerate(folders[1:], start=1):
-        model.load_adapter(folder, adapter_name=f"a{i}")
-    model.base_model.model.generation_config.eos_token_id = None
-    x = torch.tensor(prompts)
+    model = load_peft(model_dir, dtype, folders)
     start = time.perf_counter()
-    with torch.inference_mode():
-        model.generate(input_ids=x, attention_mask=torch.ones_like(x), adapter_names=names, do_sample=False,
-                       max_new_tokens=max_tokens, pad_token_id=0)
+    peft_generate(model, prompts, names, max_tokens)
     return len(prompts) * max_tokens / (time.perf_counter() - start)
 
 
@@ -132,55 +152,68 @@ def bench_dtype(args: argparse.Namespace, model_dir: Path, dtype: str, folders: 
                    max_cpu_loras=64)
     run_engine(bare, prompts[:2], [None, None], 4)  # warm-up
     run_engine(lora, prompts[:2], mixed[:2], 4)
-    base_tps, lora_tps, steps = 0.0, 0.0, []
+    base_tps, lora_tps = 0.0, 0.0
     for _ in range(max(args.repeats, 1)):
         base_tps = max(base_tps, run_engine(bare, prompts, [None] * args.requests, args.max_tokens)[0])
-        tps, run_steps = run_engine(lora, prompts, mixed, args.max_tokens)
-        lora_tps, steps = max(lora_tps, tps), steps + run_steps
+        lora_tps = max(lora_tps, run_engine(lora, prompts, mixed, args.max_tokens)[0])
     del bare
-    added: list[float] = []
-
-    def add_late() -> None:
-        start = time.perf_counter()
-        lora.add_lora(LoRARequest("late", str(folders[0])))
-        added.append(time.perf_counter() - start)
-
-    _, stall_steps = run_engine(lora, prompts, mixed, args.max_tokens, [add_late])
+    stall = load_stall(lora, prompts, mixed, args.max_tokens, folders[0])
     print(f"{dtype}: bare base {base_tps:.1f} tok/s | {args.adapters} adapters mixed {lora_tps:.1f} tok/s "
           f"| multi-LoRA tax {100 * (1 - lora_tps / base_tps):.1f} %")
-    print(f"{dtype}: median step {1000 * sorted(steps)[len(steps) // 2]:.1f} ms; adapter registered mid-stream "
-          f"in {1000 * added[0]:.1f} ms, longest step after it {1000 * max(stall_steps[2:]):.1f} ms")
+    print(f"{dtype}: median step {1000 * stall.median_step_s:.1f} ms; adapter registered mid-stream "
+          f"in {1000 * stall.register_s:.1f} ms, longest step after it {1000 * stall.longest_step_s:.1f} ms")
     if not args.skip_peft:
         names = [r.name if r else "__base__" for r in mixed]
         peft_tps = peft_tokens_per_s(model_dir, dtype, folders, prompts, names, args.max_tokens)
         print(f"{dtype}: PEFT mixed-batch generate {peft_tps:.1f} tok/s | Inkwell is {lora_tps / peft_tps:.1f}x")
 
 
-def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:
-    """(c) ``--many`` registered adapters on ``--slots`` slots, zipf picks, vs one adapter for everyone."""
+@dataclass(frozen=True)
+class ManyFigures:
+    """Many registered adapters over few slots: registration time, zipf-picked and one-adapter tokens/s."""
+
+    registered_s: float
+    zipf_tps: float
+    single_tps: float
+
+
+def many_adapters(engine: LLMEngine, folders: list[Path], root: Path, many: int, prompts: list[list[int]],
+                  max_tokens: int) -> ManyFigures:
+    """Register ``many`` adapters (links to ``folders`` under ``root``), then zipf picks vs one adapter.
+
+    The zipf figure is the slower of two batches with different picks.
+    """
     links = []
-    for i in range(args.many):  # distinct names and folders; weights shared on disk through links
+    for i in range(many):  # distinct names and folders; weights shared on disk through links
         folder = root / f"many{i}"
         folder.mkdir(exist_ok=True)
         for name in ("adapter_config.json", "adapter_model.safetensors"):
             if not (folder / name).exists():
                 os.symlink(folders[i % len(folders)] / name, folder / name)
         links.append(LoRARequest(f"m{i}", str(folder)))
-    engine = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=args.slots,
-                     max_lora_rank=args.rank, max_cpu_loras=64)
     start = time.perf_counter()
     for request in links:
         engine.add_lora(request)
     registered = time.perf_counter() - start
-    prompts = _prompts(args.requests, args.prompt_len, engine.vocab_size)
     gen = torch.Generator().manual_seed(1)
-    weights = 1.0 / torch.arange(1, args.many + 1, dtype=torch.float64)
-    picks = torch.multinomial(weights, args.requests * 4, replacement=True, generator=gen).tolist()
+    weights = 1.0 / torch.arange(1, many + 1, dtype=torch.float64)
+    picks = torch.multinomial(weights, len(prompts) * 4, replacement=True, generator=gen).tolist()
     run_engine(engine, prompts[:2], [links[0]] * 2, 4)
-    single, _ = run_engine(engine, prompts, [links[0]] * args.requests, args.max_tokens)
-    zipf = [run_engine(engine, prompts, [links[p] for p in picks[k::4]], args.max_tokens)[0] for k in range(2)]
-    print(f"{dtype}: {args.many} adapters registered in {registered:.1f} s; {args.slots} slots, zipf picks "
-          f"{min(zipf):.1f} tok/s vs single adapter {single:.1f} tok/s = {100 * min(zipf) / single:.0f} %")
+    single, _ = run_engine(engine, prompts, [links[0]] * len(prompts), max_tokens)
+    zipf = [run_engine(engine, prompts, [links[p] for p in picks[k::4]], max_tokens)[0]
+            for k in range(2)]
+    return ManyFigures(registered, min(zipf), single)
+
+
+def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:
+    """(c) ``--many`` registered adapters on ``--slots`` slots, zipf picks, vs one adapter for everyone."""
+    engine = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=args.slots,
+                     max_lora_rank=args.rank, max_cpu_loras=64)
+    prompts = _prompts(args.requests, args.prompt_len, engine.vocab_size)
+    figures = many_adapters(engine, folders, root, args.many, prompts, args.max_tokens)
+    print(f"{dtype}: {args.many} adapters registered in {figures.registered_s:.1f} s; {args.slots} slots, zipf "
+          f"picks {figures.zipf_tps:.1f} tok/s vs single adapter {figures.single_tps:.1f} tok/s = "
+          f"{100 * figures.zipf_tps / figures.single_tps:.0f} %")
 
 
 def bench_memory(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:
