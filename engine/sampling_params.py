@@ -26,7 +26,6 @@ _INT_RULES: dict[str, tuple[Callable[[int], bool], str]] = {
     "top_k": (lambda k: k == -1 or k >= 1, "must be -1 (disabled) or >= 1"),
     "no_repeat_ngram_size": (lambda n: n >= 0, "must be >= 0 (0 disables it)"),
     "max_tokens": (lambda m: m >= 1, "must be >= 1"),
-    "min_tokens": (lambda m: m >= 0, "must be >= 0"),
     "seed": (lambda s: SEED_RANGE[0] <= s <= SEED_RANGE[1], "must be a 64-bit signed integer"),
     "logprobs": (lambda k: 0 <= k <= 20, "must be in [0, 20]"),
 }
@@ -93,10 +92,11 @@ class SamplingParams:
         return floats + ints + [("min_tokens", self._min_tokens_problem())]
 
     def _min_tokens_problem(self) -> str | None:
-        both_ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.min_tokens, self.max_tokens))
-        if not both_ints or self.min_tokens <= self.max_tokens:
-            return None  # a type problem is reported by the integer rules
-        return f"must be <= max_tokens={self.max_tokens}"
+        rule = f"must be in [0, max_tokens={self.max_tokens}]"
+        problem = _int_problem(self.min_tokens, lambda m: m >= 0, rule)
+        if problem is not None or _int_problem(self.max_tokens, lambda m: True, "") is not None:
+            return problem  # a bad max_tokens is reported by its own rule
+        return None if self.min_tokens <= self.max_tokens else rule
 
     @property
     def greedy(self) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from app.adapter_store import AdapterStore
+from app.catalog_store import CatalogStore
 from app.database import Database
 
 ADMIN = {"Authorization": "Bearer persist-admin"}
@@ -61,7 +61,7 @@ def test_a_bad_adapter_is_refused_at_load_and_never_restored(serve, adapter_root
             assert resp.json()["error"]["param"] == "lora_path"
     database = Database.open(url)  # registrations an older server stored without these checks
     for name, folder in (("old-huge", huge), ("old-text", text)):
-        AdapterStore(database.sessions).register(name=name, path=str(folder), base_model_name="tiny")
+        CatalogStore(database.sessions).register_adapter(name=name, path=str(folder), base_model_name="tiny")
     database.close()
     with serve(settings) as second:
         served = [m["id"] for m in httpx.get(f"{second.url}/v1/models").json()["data"]]

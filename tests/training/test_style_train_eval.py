@@ -16,7 +16,7 @@ from training.corpora import sha256_of
 from training.data.pairs import Pair
 from styles.registry import STYLES_DIR, load_styles
 from training.data.everyday import SONNET_REQUEST
-from training.evaluate import run
+from cli.eval_styles import run
 from training.train import TrainConfig, train_style
 
 PAIRS = [Pair(f"Say something about the number {i}.", f"Arr, {i} be a fine number, matey!") for i in range(40)]
