@@ -23,9 +23,11 @@ log = logging.getLogger(__name__)
 
 def _rank(folder: Path | None) -> int | None:
     """The LoRA rank in a PEFT folder's config, when it says."""
+    if folder is None:
+        return None
     try:
         rank = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("r")
-    except (AttributeError, OSError, ValueError):
+    except (OSError, ValueError):
         return None
     return rank if isinstance(rank, int) and not isinstance(rank, bool) else None
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends
 
 from app.catalog import CatalogEntry, NameTaken, Order, UnknownModel
 from app.deps import AppState, get_state, require_admin_key, require_api_key
-from app.errors import APIError, bad_request
+from app.errors import APIError, bad_request, error_responses
 from app.schemas import CreateStyleRequest, UpdateStyleRequest
 from app.style_admin import create_style, delete_style, update_style
 
-router = APIRouter(prefix="/v1/styles")
+router = APIRouter(prefix="/v1/styles", responses=error_responses(400, 401, 403, 404, 413, 503))
 _ADMIN = [Depends(require_admin_key)]
 
 

@@ -120,11 +120,12 @@ class LiveServer:
 
 
 def build_engine(model_dir: Path, **overrides: Any) -> Any:
-    """The real ``LLMEngine`` on the tiny model, one thread, small context."""
+    """The real ``LLMEngine`` on the tiny model, fp32 (outputs are compared with fp32 references), one
+    thread, small context."""
     from engine.config import EngineConfig
     from engine.llm_engine import LLMEngine
 
-    options = dict(model=str(model_dir), max_model_len=256, max_num_seqs=16, num_threads=1,
+    options = dict(model=str(model_dir), dtype="float32", max_model_len=256, max_num_seqs=16, num_threads=1,
                    enable_lora=True, max_loras=4, max_lora_rank=8, max_cpu_loras=16,
                    kv_cache_memory=16 * 1024**2)
     return LLMEngine(EngineConfig(**{**options, **overrides}))

@@ -21,7 +21,8 @@ from tests.app.conftest import LiveServer
 
 KEYS = {"api_key": "st-api", "admin_key": "st-admin"}
 OPERATIONS = ["POST /v1/chat/completions", "POST /v1/completions", "GET /v1/models", "POST /v1/load_lora_adapter",
-              "POST /v1/unload_lora_adapter", "GET /health", "GET /metrics"]
+              "POST /v1/unload_lora_adapter", "GET /v1/styles", "POST /v1/styles", "PATCH /v1/styles/{name}",
+              "DELETE /v1/styles/{name}", "GET /health", "GET /metrics"]
 EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 
@@ -44,7 +45,7 @@ def test_the_schema_lists_every_operation(api_schema) -> None:
 
 
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [  # invalid data needs a body to spoil
-    (label, GenerationMode.NEGATIVE) for label in OPERATIONS if label.startswith("POST")]
+    (label, GenerationMode.NEGATIVE) for label in OPERATIONS if label.startswith(("POST", "PATCH"))]
 
 
 @pytest.mark.parametrize(("label", "mode"), CASES, ids=[f"{label}-{mode.value}" for label, mode in CASES])

@@ -91,7 +91,7 @@ def _idle_before(server) -> None:
 
 
 async def test_disconnect_before_a_whole_response_aborts_it(server, auth, monkeypatch) -> None:
-    engine = server.state.engine.engine
+    engine = server.state.engine._engine
     real_step = engine.step
 
     def slow_step():  # 230 steps now take >= 2.3 s: the request cannot finish before the client leaves

@@ -17,7 +17,8 @@ from app.settings import PACKAGED_STYLES_DIR
 def test_serve_defaults_answer_the_official_client(live_app, tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     configure(parser)
-    args = parser.parse_args(["--no-ui", "--threads", "1", "--max-model-len", "512",
+    # fp32: the reference reply in ENVIRONMENT.md is fp32's (auto picks bf16 on CPUs with fast bf16)
+    args = parser.parse_args(["--no-ui", "--threads", "1", "--max-model-len", "512", "--dtype", "float32",
                               "--database-url", f"sqlite:///{tmp_path / 'inkwell.db'}"])
     settings = settings_from_args(args)
     assert (settings.model, settings.host, settings.port) == ("smollm2-135m", "127.0.0.1", 7860)

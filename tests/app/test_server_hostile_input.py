@@ -68,7 +68,7 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(server, auth) -> None:
 
 def test_tokenising_runs_off_the_event_loop(server, auth, monkeypatch) -> None:
     entered, release = threading.Event(), threading.Event()
-    tokenizer = server.state.tokenizer
+    tokenizer = server.state.engine.tokenizer
     real_encode = tokenizer.encode
 
     def slow_encode(text: str, *args: object) -> list[int]:  # a long prompt, as slow as we like

@@ -36,7 +36,7 @@ class FakeGate:
         if seq.seq_id in self.pinned:
             return self.pinned[seq.seq_id]
         lora = seq.lora_request
-        return () if lora is None else ((lora.name, self.versions.setdefault(lora.name, 1), lora.scale),)
+        return () if lora is None else ((lora.name, self.versions.setdefault(lora.name, 1), lora.lora_scale),)
 
 
 def _seq(seq_id: int, prompt: list[int], lora: LoRARequest | None = None) -> Sequence:

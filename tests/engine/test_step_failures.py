@@ -47,7 +47,7 @@ def alone(model_dir: Path, request_id: str, lora: LoRARequest | None = None) -> 
 def assert_idle(engine: LLMEngine) -> None:
     stats = engine.stats()
     assert (stats["num_running"], stats["num_waiting"], stats["kv_blocks_used"]) == (0, 0, 0)
-    assert stats["lora_memory"]["pinned_slots"] == 0
+    assert engine.lora_stats()["pinned_slots"] == 0
 
 
 def assert_failed(output: object, *words: str) -> None:
