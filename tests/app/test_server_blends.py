@@ -69,3 +69,14 @@ def test_lora_scale_beside_styles_is_400(server, auth) -> None:
     resp = post(server, "/v1/completions", {**PROMPT, "styles": BLEND, "strength": 0.5}, auth)
     assert resp.status_code == 400 and resp.json()["error"]["param"] == "styles"
     assert "not lora_scale / strength" in resp.json()["error"]["message"]
+
+
+def test_a_blend_larger_than_max_loras_is_400(serve, adapter_root) -> None:
+    modules = [{"name": f"a{i}", "path": str(adapter_root / f"a{i}")} for i in range(3)]
+    with serve(dict(adapter_roots=[adapter_root], lora_modules=modules), dict(max_loras=2)) as live:
+        styles = [{"name": name, "weight": 0.5} for name in ("a1", "a2", "a0")]
+        resp = post(live, "/v1/completions", {**PROMPT, "styles": styles}, {})
+        assert resp.status_code == 400, resp.text
+        error = resp.json()["error"]
+        assert error["param"] == "styles" and "max_loras=2" in error["message"]
+        assert post(live, "/v1/completions", {**PROMPT, "styles": styles[:2]}, {}).status_code == 200
