@@ -36,7 +36,7 @@ class EngineError(Exception):
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One chat completion: ``style`` is the OpenAI ``model`` field (a style id)."""
+    """One chat completion: ``style`` is the OpenAI ``model`` field (a style id); ``styles`` blends it with others."""
 
     style: str
     messages: list[dict[str, str]]
@@ -45,6 +45,7 @@ class ChatRequest:
     top_p: float = 0.95
     max_tokens: int = 256
     seed: int | None = None
+    styles: list[dict[str, Any]] | None = None  # a blend: [{"name", "weight"}, ...], the first = ``style``
     extra: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
@@ -61,6 +62,9 @@ class ChatRequest:
         }
         if self.seed is not None:
             body["seed"] = self.seed
+        if self.styles:  # the styles' weights replace the strength
+            body["styles"] = self.styles
+            del body["lora_scale"]
         return {**body, **self.extra}
 
 

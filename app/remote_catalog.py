@@ -3,7 +3,8 @@ style metadata (display name, description, examples, system prompt, defaults) wh
 
 A vLLM or SGLang server knows adapters, not styles: the UI's requests then carry the style's system
 prompt and sampling defaults themselves (``style_body``), and leave out ``lora_scale``, which only
-Inkwell applies per request, so the UI hides its strength slider.
+Inkwell applies per request, so the UI hides its strength slider. A style blend (``styles``), which such a
+server would silently ignore, is refused with a 400 ``EngineError`` before anything is sent.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from typing import Any
 import httpx
 
 from app.catalog import Catalog, CatalogEntry, UnknownModel, base_entry, with_system_prompt
-from app.client import BodyHook, EngineClient, client_from_settings, engine_base_url
+from app.client import BodyHook, EngineClient, EngineError, client_from_settings, engine_base_url
 from app.usage import UsageRecorder
 
 log = logging.getLogger(__name__)
 
 LORA_SCALE_OWNERS = frozenset({"inkwell"})  # ``owned_by`` of servers that apply a per-request lora_scale
 FETCH_TIMEOUT_S = 10.0
+BLENDS_UNSUPPORTED = ("Style blends need an Inkwell engine: the engine at --engine-url (vLLM or SGLang) runs one "
+                      "adapter per request. Pick a single style, or serve with Inkwell's own engine.")
 
 
 def fetch_model_cards(base_url: str, api_key: str | None, timeout: float = FETCH_TIMEOUT_S) -> list[dict[str, Any]]:
@@ -64,6 +67,8 @@ def style_body(catalog: Catalog) -> BodyHook:
 
     def prepare(body: dict[str, Any]) -> dict[str, Any]:
         entry = _find(catalog, str(body.get("model")))
+        if body.get("styles") and (entry is None or not entry.lora_scale_supported):
+            raise EngineError(BLENDS_UNSUPPORTED, status=400)
         if entry is None:
             return body
         prepared = {**entry.defaults, **body}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engine.lora.request import MAX_BLEND, MAX_LORA_SCALE
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
@@ -48,6 +51,34 @@ class ChatMessage(_Body):
         return self.content or ""
 
 
+class StyleWeight(_Body):
+    """One style of a blend (``styles``): a served style or adapter and its weight in (0, 2]."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=True)  # NaN / inf get the blend's own 400
+
+    name: Text = Field(min_length=1)
+    weight: float
+
+
+def _valid_blend(styles: list[StyleWeight] | None) -> list[StyleWeight] | None:
+    """1 to ``MAX_BLEND`` distinct styles, each weight finite and in (0, 2]."""
+    if styles is None:
+        return None
+    if not 1 <= len(styles) <= MAX_BLEND:
+        raise ValueError(f"a blend has 1 to {MAX_BLEND} styles, got {len(styles)}")
+    for style in styles:
+        if not (math.isfinite(style.weight) and 0 < style.weight <= MAX_LORA_SCALE):
+            raise ValueError(f"the weight of {style.name!r} must be a finite number in (0, {MAX_LORA_SCALE:g}], "
+                             f"got {style.weight}")
+    names = [style.name for style in styles]
+    if len(set(names)) != len(names):
+        raise ValueError(f"each style may appear once in a blend, got {names}")
+    return styles
+
+
+Blend = Annotated[list[StyleWeight] | None, AfterValidator(_valid_blend)]
+
+
 class StreamOptions(_Body):
     """``stream_options``: ask for a final usage chunk."""
 
@@ -76,6 +107,8 @@ class SamplingFields(_Body):
     return_tokens_as_token_ids: bool = False  # vLLM extra: logprobs name tokens "token_id:<id>"
     lora_scale: float | None = Field(default=None, ge=0.0, le=2.0, description="style strength (adapter scale)")
     strength: float | None = Field(default=None, ge=0.0, le=2.0, description="alias of lora_scale")
+    styles: Blend = Field(default=None, description="Inkwell extra, a style blend: up to 3 {name, weight} "
+                                                   "(weights in (0, 2]); the first must be `model`")
 
     def effective_lora_scale(self) -> float:
         """The requested adapter scale: ``lora_scale``, else its alias ``strength``, else 1.0."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.blends import adapter_request
 from app.catalog import CatalogEntry, UnknownModel, with_system_prompt
 from app.deps import AppState
 from app.errors import APIError, bad_request, from_value_error, model_not_found
@@ -109,10 +110,14 @@ async def start(state: AppState, body: ChatCompletionRequest | CompletionRequest
     """
     ids = await asyncio.to_thread(prompt_ids, state, body, model)
     params = sampling_params(state, body, model, len(ids), body.logprobs_k())
+    lora_request = adapter_request(state.catalog, body, model)
     try:
-        stream = await state.engine.submit(ids, params, lora_request=model.lora_request(body.effective_lora_scale()))
+        stream = await state.engine.submit(ids, params, lora_request=lora_request)
     except ValueError as exc:
-        raise from_value_error(exc) from None
+        error = from_value_error(exc)
+        if error.param == "lora_request":  # the engine names the blend by its offline argument
+            error.param = "styles"
+        raise error from None
     builder = ResponseBuilder(model=model.name, chat=chat, token_text=_token_text(state, body),
                               token_bytes=state.engine.tokenizer.token_bytes, request_id=stream.request_id,
                               want_logprobs=body.logprobs_k() is not None)

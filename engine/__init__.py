@@ -1,4 +1,5 @@
-"""Inkwell's inference engine. ``from engine import LLM, SamplingParams, LoRARequest`` (vLLM-style).
+"""Inkwell's inference engine. ``from engine import LLM, SamplingParams, LoRARequest`` (vLLM-style);
+``LoRABlend`` blends up to three adapters in one request.
 
 ``LLM`` and ``LLMEngine`` are imported on first use, so that light modules (sampling params, the
 model store) can be imported without loading torch.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.lora.request import LoRARequest
+from engine.lora.request import LoRABlend, LoRARequest
 from engine.sampling_params import SamplingParams
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from engine.llm import LLM
     from engine.llm_engine import LLMEngine
 
-__all__ = ["LLM", "LLMEngine", "EngineConfig", "SamplingParams", "LoRARequest"]
+__all__ = ["LLM", "LLMEngine", "EngineConfig", "SamplingParams", "LoRARequest", "LoRABlend"]
 _LAZY = {"LLM": "engine.llm", "LLMEngine": "engine.llm_engine", "EngineConfig": "engine.config"}
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from engine.lora.request import LoRARequest
+from engine.lora.request import AdapterRequest, LoRARequest
 from engine.outputs import RequestOutput
 from engine.sampling_params import SamplingParams
 
@@ -47,7 +47,7 @@ class StepEngine(Protocol):
     max_model_len: int
 
     def add_request(self, request_id: str, prompt: Any, params: SamplingParams,
-                    lora_request: LoRARequest | None = None) -> None: ...
+                    lora_request: AdapterRequest | None = None) -> None: ...
 
     def abort(self, request_id: str) -> None: ...
 
@@ -183,7 +183,7 @@ class AsyncLLMEngine:
 
     # ---- requests --------------------------------------------------------------------------------
     async def submit(self, prompt: str | list[int], params: SamplingParams, request_id: str | None = None,
-                     lora_request: LoRARequest | None = None) -> RequestStream:
+                     lora_request: AdapterRequest | None = None) -> RequestStream:
         """Queue a request and return its output stream (``stream.request_id`` is a new id unless given).
 
         Raises ``EngineBusy`` when ``max_pending`` requests are in flight, and the engine's own
@@ -200,7 +200,7 @@ class AsyncLLMEngine:
         return RequestStream(self, request_id, stream)
 
     async def generate(self, prompt: str | list[int], params: SamplingParams, request_id: str | None = None,
-                       lora_request: LoRARequest | None = None) -> AsyncIterator[RequestOutput]:
+                       lora_request: AdapterRequest | None = None) -> AsyncIterator[RequestOutput]:
         """Yield the request's outputs step by step; leaving early aborts it."""
         stream = await self.submit(prompt, params, request_id, lora_request)
         try:

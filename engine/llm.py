@@ -6,13 +6,13 @@ from collections.abc import Sequence as Seq
 
 from engine.config import EngineConfig
 from engine.llm_engine import LLMEngine
-from engine.lora.request import LoRARequest
+from engine.lora.request import AdapterRequest, LoRABlend, LoRARequest
 from engine.outputs import RequestOutput
 from engine.sampling_params import SamplingParams
 
 Prompt = str | dict
 Params = SamplingParams | Seq[SamplingParams] | None
-Loras = LoRARequest | Seq[LoRARequest | None] | None
+Loras = AdapterRequest | Seq[AdapterRequest | None] | None
 Conversation = list[dict]
 
 
@@ -31,7 +31,8 @@ class LLM:
                  lora_request: Loras = None) -> list[RequestOutput]:
         """Complete each prompt (text or ``{"prompt_token_ids": [...]}``); results in prompt order.
 
-        ``lora_request``: one adapter for every prompt, or a list with one entry (or None) per prompt.
+        ``lora_request``: one adapter (``LoRARequest``) or style blend (``LoRABlend``) for every prompt,
+        or a list with one of them (or None) per prompt.
         """
         prompts = [prompts] if isinstance(prompts, (str, dict)) else list(prompts)
         all_params = self._per_prompt(params, len(prompts))
@@ -66,15 +67,15 @@ class LLM:
         return params
 
     @staticmethod
-    def _per_prompt_lora(lora_request: Loras, count: int) -> list[LoRARequest | None]:
-        if lora_request is None or isinstance(lora_request, LoRARequest):
+    def _per_prompt_lora(lora_request: Loras, count: int) -> list[AdapterRequest | None]:
+        if lora_request is None or isinstance(lora_request, (LoRARequest, LoRABlend)):
             return [lora_request] * count
         loras = list(lora_request)
         if len(loras) != count:
             raise ValueError(f"got {len(loras)} LoRA requests for {count} prompts")
         return loras
 
-    def _add(self, prompt: Prompt, params: SamplingParams, lora_request: LoRARequest | None) -> str:
+    def _add(self, prompt: Prompt, params: SamplingParams, lora_request: AdapterRequest | None) -> str:
         if isinstance(prompt, dict):
             if "prompt_token_ids" not in prompt:
                 raise ValueError("a dict prompt needs a 'prompt_token_ids' list")

@@ -14,7 +14,7 @@ from engine.config import EngineConfig
 from engine.kv_cache import allocate_kv_cache, num_blocks_for, scrub_blocks
 from engine.loader import load_model
 from engine.lora.manager import LoRAManager, lora_manager_for
-from engine.lora.request import LoRARequest
+from engine.lora.request import AdapterRequest, LoRARequest
 from engine.model_runner import ModelRunner
 from engine.model_store import resolve_model
 from engine.cpu_speedups import speed_up_cpu
@@ -73,16 +73,16 @@ class LLMEngine:
                  self.max_model_len)
 
     def add_request(self, request_id: str, prompt: str | list[int], params: SamplingParams,
-                    lora_request: LoRARequest | None = None) -> None:
-        """Queue a request; invalid ones raise ``ValueError`` saying why (the engine keeps running)."""
+                    lora_request: AdapterRequest | None = None) -> None:
+        """Queue a request; invalid ones raise ``ValueError`` saying why (the engine keeps running).
+
+        ``lora_request``: one adapter (``LoRARequest``) or a style blend (``LoRABlend``)."""
         if request_id in self._requests:
             raise ValueError(f"request id {request_id!r} is already in use")
         if not isinstance(params, SamplingParams):
             raise ValueError(f"params must be SamplingParams, got {type(params).__name__}")
-        if lora_request is not None and not self.config.enable_lora:
-            raise ValueError(f"adapter {lora_request.name!r} requested but the engine runs with enable_lora=False")
         if lora_request is not None:
-            self._register(lora_request)  # AdapterError (a ValueError) if it cannot be served
+            self._register_all(lora_request)
         prompt_ids = self._prompt_ids(prompt)
         if len(prompt_ids) + params.max_tokens > self.max_model_len:
             raise ValueError(f"prompt ({len(prompt_ids)} tokens) + max_tokens ({params.max_tokens}) = "
@@ -102,6 +102,14 @@ class LLMEngine:
         """Unregister an adapter; sequences already running on it finish on their slot."""
         self._require_lora().unregister(name)
         self.block_manager.invalidate(name)
+
+    def _register_all(self, lora_request: AdapterRequest) -> None:
+        """Register each adapter of a request (AdapterError, a ValueError, if one cannot be served)."""
+        if not self.config.enable_lora:
+            raise ValueError(f"adapter {lora_request.name!r} requested but the engine runs with enable_lora=False")
+        self.lora.check_fits(lora_request)
+        for part in lora_request.components:
+            self._register(part)
 
     def _register(self, lora_request: LoRARequest) -> None:
         if self.lora.register(lora_request):  # replaced: keys/values cached with the old weights are stale
@@ -222,7 +230,7 @@ class LLMEngine:
         return ids
 
     def _new_sequence(self, request_id: str, prompt_ids: list[int], params: SamplingParams, index: int,
-                      lora_request: LoRARequest | None) -> Sequence:
+                      lora_request: AdapterRequest | None) -> Sequence:
         seed = params.seed + index if params.seed is not None else self._seeds.getrandbits(63)
         self._next_seq_id += 1
         return Sequence(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from engine.lora.request import LoRARequest
+from engine.lora.request import AdapterRequest
 from engine.outputs import TokenLogprob
 from engine.sampling_params import SamplingParams
 
@@ -33,7 +33,7 @@ class Sequence:
     prompt_ids: list[int]
     params: SamplingParams
     index: int = 0
-    lora_request: LoRARequest | None = None
+    lora_request: AdapterRequest | None = None  # one adapter or a blend
     generator: object | None = None
     detokenizer: object | None = None
     output_ids: list[int] = field(default_factory=list)
@@ -56,7 +56,7 @@ class Sequence:
 
     @property
     def lora_name(self) -> str:
-        """The adapter's name, or "base"."""
+        """The adapter's name (a blend's names joined by ``+``), or "base"."""
         return self.lora_request.name if self.lora_request else "base"
 
     def tokens(self, start: int, end: int) -> list[int]:

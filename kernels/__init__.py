@@ -57,6 +57,23 @@ def _add_lora_cpu(
     cpu_ops().add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, list(slice_offsets))
 
 
+def _add_lora_pass(
+    y: torch.Tensor,
+    x: torch.Tensor,
+    lora_a: torch.Tensor,
+    lora_b: torch.Tensor,
+    meta: LoRAMetadata,
+    slice_offsets: tuple[int, ...],
+) -> None:
+    """One adapter per token (the views of ``meta``): Triton on CUDA, else the torch path."""
+    if x.is_cuda:
+        _add_lora_triton(y, x, lora_a, lora_b, meta, slice_offsets)
+    elif meta.grid is not None:
+        grid_lora(y, x, lora_a, lora_b, meta.grid, slice_offsets)
+    else:
+        segment_lora(y, x, lora_a, lora_b, meta.segments, slice_offsets)
+
+
 def add_lora(
     y: torch.Tensor,
     x: torch.Tensor,
@@ -68,16 +85,16 @@ def add_lora(
     """Add every token's adapter delta to ``y`` in place (a fused layer: all slices at once).
 
     x [T, H_in], lora_a [S, n_slices*R, H_in], lora_b [S, N, R], y [T, N]; tokens described by ``meta``.
+    A blended token gets the sum of its adapters' deltas: one fused call over all entries on the CPU
+    kernel, else one pass per component (``meta`` then each of ``meta.blend_passes``).
     """
     if x.shape[0] != meta.num_tokens:
         raise ValueError(f"LoRA metadata describes {meta.num_tokens} tokens but the layer got {x.shape[0]}")
     if not meta.has_lora:
         return
-    if x.is_cuda:
-        _add_lora_triton(y, x, lora_a, lora_b, meta, slice_offsets)
-    elif meta.groups is not None:
+    if not x.is_cuda and meta.groups is not None:
         _add_lora_cpu(y, x, lora_a, lora_b, meta, slice_offsets)
-    elif meta.grid is not None:
-        grid_lora(y, x, lora_a, lora_b, meta.grid, slice_offsets)
-    else:
-        segment_lora(y, x, lora_a, lora_b, meta.segments, slice_offsets)
+        return
+    for part in (meta, *meta.blend_passes):
+        if part.has_lora:
+            _add_lora_pass(y, x, lora_a, lora_b, part, slice_offsets)

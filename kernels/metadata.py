@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from itertools import groupby
 
 import torch
 
 from kernels.cpu_ext import cpu_ops
+
+Component = tuple[int, float]  # (slot, scale) of one more adapter of a blended sequence
 
 
 @dataclass(frozen=True)
@@ -50,16 +53,28 @@ class SlotGroups:
     slots: torch.Tensor
 
 
-def _slot_groups(token_slots: list[int], token_scales: list[float]) -> SlotGroups:
-    """Entries of every token with an adapter, sorted by slot (stable in token order)."""
-    order = sorted((s, t) for t, s in enumerate(token_slots) if s >= 0)
+def _slot_groups(entries: list[tuple[int, int, float]]) -> SlotGroups:
+    """Group ``(slot, token, scale)`` entries by slot (tokens increasing within a group)."""
+    order = sorted(entries)
     slots, starts = [], [0]
     for slot, members in groupby(order, key=lambda entry: entry[0]):
         slots.append(slot)
         starts.append(starts[-1] + len(list(members)))
-    return SlotGroups(torch.tensor([t for _, t in order], dtype=torch.long),
-                      torch.tensor([token_scales[t] for _, t in order], dtype=torch.float32),
+    return SlotGroups(torch.tensor([t for _, t, _ in order], dtype=torch.long),
+                      torch.tensor([c for _, _, c in order], dtype=torch.float32),
                       torch.tensor(starts, dtype=torch.long), torch.tensor(slots, dtype=torch.long))
+
+
+def _entries(num_tokens: list[int], slots: list[int], scales: list[float],
+             extra: Seq[Seq[Component]]) -> list[tuple[int, int, float]]:
+    """One ``(slot, token, scale)`` entry per token and adapter it uses (a blended token has several)."""
+    entries, start = [], 0
+    for n, slot, scale, more in zip(num_tokens, slots, scales, extra):
+        for s, c in ((slot, scale), *more):
+            if s >= 0:
+                entries += [(s, t, c) for t in range(start, start + n)]
+        start += n
+    return entries
 
 
 # a grid is used only while padding keeps it under this many cells per adapter token
@@ -108,14 +123,32 @@ def _check(num_tokens: list[int], slots: list[int], scales: list[float]) -> None
         raise ValueError(f"LoRA metadata: token counts must be >= 0 and slots >= -1, got {num_tokens}, {slots}")
 
 
+def _check_extra(extra: Seq[Seq[Component]], slots: list[int], capacity: int) -> None:
+    if len(extra) != len(slots):
+        raise ValueError(f"LoRA metadata: {len(extra)} extra component lists for {len(slots)} sequences")
+    for i, more in enumerate(extra):
+        used = [slots[i], *(s for s, _ in more)]
+        if more and (min(used) < 0 or len(set(used)) != len(used)):
+            raise ValueError(f"LoRA metadata: sequence {i} blends slots {used}; they must be distinct and >= 0")
+        if len(more) > capacity:
+            raise ValueError(f"LoRA metadata: sequence {i} blends {len(more) + 1} adapters, "
+                             f"preallocated for {capacity + 1}")
+
+
 @dataclass
 class LoRAMetadata:
     """Preallocated device buffers describing one step, shared by every LoRA-wrapped layer.
 
     Token view (decode, BGMV): ``token_slots [T]`` (-1 = no adapter), ``token_scales [T]``.
     Segment view (prefill, SGMV): ``seg_starts / seg_lens / seg_slots [G]``, and ``segments`` on the
-    host for the CPU path. Group view (CPU with the compiled kernels): ``groups``, see :class:`SlotGroups`. Grid view (CPU without
-    them, decode-heavy steps): ``grid``, see :class:`SlotGrid`. Allocate once with :meth:`allocate`, refill every step with :meth:`fill`.
+    host for the CPU path. Group view (CPU with the compiled kernels): ``groups``, see :class:`SlotGroups`.
+    Grid view (CPU without them, decode-heavy steps): ``grid``, see :class:`SlotGrid`. Allocate once with
+    :meth:`allocate`, refill every step with :meth:`fill`.
+
+    Style blends: these views hold each sequence's first adapter. A blended sequence's other adapters
+    are in the slot groups (one entry per token and adapter: the fused kernel adds them all) or, on the
+    paths without groups, in :attr:`blend_passes`: pass ``k`` is a metadata of the same step holding every
+    sequence's ``k+2``-th adapter (slot -1 for the others), run as one more SGMV/BGMV pass.
     """
 
     token_slots_buf: torch.Tensor  # [max_tokens] int64
@@ -128,32 +161,47 @@ class LoRAMetadata:
     grid: SlotGrid | None = None
     groups: SlotGroups | None = None
     slot_ranks: torch.Tensor | None = None  # [S] int64 rank held by each slot (None: the stacks' full rank)
+    spare_passes: list[LoRAMetadata] = field(default_factory=list)  # preallocated, one per extra component
+    num_blend_passes: int = 0
 
     @classmethod
-    def allocate(cls, max_tokens: int, max_segments: int, device: torch.device | str = "cpu") -> LoRAMetadata:
-        """Preallocate buffers for up to ``max_tokens`` tokens and ``max_segments`` sequences."""
-        return cls(
-            token_slots_buf=torch.full((max_tokens,), -1, dtype=torch.long, device=device),
-            token_scales_buf=torch.zeros(max_tokens, dtype=torch.float32, device=device),
-            seg_buf=torch.zeros((3, max_segments), dtype=torch.long, device=device),
-        )
+    def allocate(cls, max_tokens: int, max_segments: int, device: torch.device | str = "cpu",
+                 max_components: int = 1) -> LoRAMetadata:
+        """Preallocate buffers for up to ``max_tokens`` tokens, ``max_segments`` sequences and
+        ``max_components`` adapters per sequence (a blend)."""
+        def buffers() -> LoRAMetadata:
+            return cls(
+                token_slots_buf=torch.full((max_tokens,), -1, dtype=torch.long, device=device),
+                token_scales_buf=torch.zeros(max_tokens, dtype=torch.float32, device=device),
+                seg_buf=torch.zeros((3, max_segments), dtype=torch.long, device=device),
+            )
+
+        meta = buffers()
+        meta.spare_passes = [buffers() for _ in range(max_components - 1)]
+        return meta
 
     @classmethod
     def build(
-        cls, num_tokens: list[int], slots: list[int], scales: list[float], device: torch.device | str = "cpu"
+        cls, num_tokens: list[int], slots: list[int], scales: list[float], device: torch.device | str = "cpu",
+        extra: Seq[Seq[Component]] | None = None,
     ) -> LoRAMetadata:
         """Allocate exactly-sized buffers and fill them from per-sequence lists (tests, one-off use)."""
-        meta = cls.allocate(max(sum(num_tokens), 1), max(len(num_tokens), 1), device)
-        meta.fill(num_tokens, slots, scales)
+        components = 1 + max((len(more) for more in extra or ()), default=0)
+        meta = cls.allocate(max(sum(num_tokens), 1), max(len(num_tokens), 1), device, components)
+        meta.fill(num_tokens, slots, scales, extra)
         return meta
 
-    def fill(self, num_tokens: list[int], slots: list[int], scales: list[float]) -> None:
+    def fill(self, num_tokens: list[int], slots: list[int], scales: list[float],
+             extra: Seq[Seq[Component]] | None = None) -> None:
         """Describe this step: sequence ``i`` contributes ``num_tokens[i]`` consecutive tokens on ``slots[i]``.
 
         Sequences are laid out in order; ``scales[i]`` is the per-request strength (adapter scaling is
-        already folded into the slot weights). One host->device copy per buffer.
+        already folded into the slot weights). ``extra[i]``: the ``(slot, scale)`` of each further adapter
+        a blended sequence adds (distinct slots, ``slots[i] >= 0``). One host->device copy per buffer.
         """
         _check(num_tokens, slots, scales)
+        extra = extra if extra is not None else [()] * len(num_tokens)
+        _check_extra(extra, slots, len(self.spare_passes))
         total = sum(num_tokens)
         if total > self.token_slots_buf.numel() or len(num_tokens) > self.seg_buf.shape[1]:
             raise ValueError(
@@ -166,11 +214,26 @@ class LoRAMetadata:
         self.token_scales_buf[:total].copy_(torch.tensor(token_scales, dtype=torch.float32))
         self.segments = _segments(num_tokens, slots, scales)
         on_cpu = self.token_slots_buf.device.type == "cpu"
-        self.groups = _slot_groups(token_slots, token_scales) if on_cpu and cpu_ops() is not None else None
+        with_groups = on_cpu and cpu_ops() is not None
+        self.groups = _slot_groups(_entries(num_tokens, slots, scales, extra)) if with_groups else None
         self.grid = _slot_grid(token_slots, token_scales) if on_cpu and self.groups is None else None
         self._fill_segments()
         self.num_tokens = total
         self.is_decode = all(n == 1 for n in num_tokens)
+        self.num_blend_passes = 0 if with_groups else self._fill_blend_passes(num_tokens, extra)
+
+    def _fill_blend_passes(self, num_tokens: list[int], extra: Seq[Seq[Component]]) -> int:
+        """Fill pass ``k`` with every sequence's ``k+2``-th adapter; return how many passes are used."""
+        used = max((len(more) for more in extra), default=0)
+        for k, meta in enumerate(self.spare_passes[:used]):
+            parts = [more[k] if len(more) > k else (-1, 0.0) for more in extra]
+            meta.fill(num_tokens, [s for s, _ in parts], [c for _, c in parts])
+        return used
+
+    @property
+    def blend_passes(self) -> list[LoRAMetadata]:
+        """This step's extra passes (empty without blends, or when the slot groups hold every entry)."""
+        return self.spare_passes[:self.num_blend_passes]
 
     def _fill_segments(self) -> None:
         rows = [[s.start for s in self.segments], [s.end - s.start for s in self.segments],

@@ -172,6 +172,27 @@ class AdapterPool:
         self._slot_lru.move_to_end(slot)
         return slot
 
+    def acquire_all(self, names: list[str]) -> list[int] | None:
+        """Pin a slot for every one of ``names`` (a blend), all or none: ``None`` (nothing pinned, nothing
+        evicted) when the unpinned slots cannot take the missing ones; an ``AdapterError`` unpins them all.
+        """
+        for name in names:
+            self._require_known(name)
+        missing = [name for name in names if name not in self._slot_of]
+        held = {self._slot_of[name] for name in names if name in self._slot_of}
+        lendable = [i for i, s in enumerate(self._slots) if s.refs == 0 and i not in held]
+        if len(missing) > len(lendable):
+            return None
+        slots: dict[str, int] = {}
+        try:  # resident ones first: pinned, they cannot be evicted to make room for the missing ones
+            for name in sorted(names, key=lambda n: n in missing):
+                slots[name] = self.acquire(name)
+        except AdapterError:
+            for slot in slots.values():
+                self.release(slot)
+            raise
+        return [slots[name] for name in names]
+
     def release(self, slot: int) -> None:
         """Unpin one use of ``slot`` (the matching call to a successful :meth:`acquire`)."""
         if not 0 <= slot < len(self._slots) or self._slots[slot].refs == 0:
@@ -213,6 +234,11 @@ class AdapterPool:
         self._counters["slot_loads"] += 1
 
     # ---- accounting ----
+    @property
+    def num_slots(self) -> int:
+        """Device slots (``max_loras``)."""
+        return len(self._slots)
+
     @property
     def bytes_per_slot(self) -> int:
         """Device bytes one slot occupies across all layers and projections."""

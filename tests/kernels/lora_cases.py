@@ -104,3 +104,50 @@ def tolerance(dtype: torch.dtype) -> dict[str, float]:
     """assert_close tolerances for y in ``dtype`` (one rounding of y dominates in half precision)."""
     return {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float16: dict(atol=4e-3, rtol=4e-3),
             torch.bfloat16: dict(atol=3e-2, rtol=2e-2)}[dtype]
+
+
+@dataclass
+class BlendProblem:
+    """A step mixing blended, single-adapter and base sequences; ``parts[i]``: ``(slot, scale)`` per adapter."""
+
+    problem: Problem
+    lengths: list[int]
+    parts: list[list[tuple[int, float]]]
+
+
+# per sequence: the (slot, scale) of each adapter it uses; blends of 2 and 3, singles and base rows
+BLEND_PARTS = [[(0, 0.7), (2, 0.3)], [(1, 1.0)], [], [(2, 0.5), (0, 1.5), (3, 0.25)], [(0, 0.7), (2, 0.3)],
+               [(3, 2.0)], [(1, 0.4), (3, 0.9)]]
+
+
+def make_blend_problem(*, dtype: torch.dtype = torch.float32, rank: int = 8, decode: bool, seed: int = 0,
+                       hidden: int = 24, slices: tuple[int, ...] = (16, 8, 8)) -> BlendProblem:
+    """Random stacks of 4 adapters and the metadata of ``BLEND_PARTS`` (built on the current CPU path)."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = batch_lengths("skewed", len(BLEND_PARTS), decode, gen)
+    offsets = tuple(int(v) for v in torch.tensor((0, *slices)).cumsum(0))
+
+    def rand(*size: int) -> torch.Tensor:
+        return torch.randn(*size, generator=gen).to(dtype)
+
+    first = [parts[0] if parts else (-1, 1.0) for parts in BLEND_PARTS]
+    meta = LoRAMetadata.build(lengths, [s for s, _ in first], [c for _, c in first],
+                              extra=[parts[1:] for parts in BLEND_PARTS])
+    problem = Problem(x=rand(sum(lengths), hidden), a=rand(4, len(slices) * rank, hidden) * 0.3,
+                      b=rand(4, offsets[-1], rank) * 0.3, y=rand(sum(lengths), offsets[-1]), offsets=offsets, meta=meta)
+    return BlendProblem(problem, lengths, [list(parts) for parts in BLEND_PARTS])
+
+
+def naive_blend_delta(bp: BlendProblem) -> torch.Tensor:
+    """fp64: each token's sum over its adapters of ``scale * B A x`` (the blend's definition)."""
+    p, rank = bp.problem, bp.problem.b.shape[2]
+    delta = torch.zeros(p.y.shape, dtype=torch.float64)
+    start = 0
+    for n, parts in zip(bp.lengths, bp.parts):
+        for slot, scale in parts:
+            for i, (lo, hi) in enumerate(zip(p.offsets[:-1], p.offsets[1:])):
+                a_i = p.a[slot, i * rank:(i + 1) * rank].double()  # [R, H]
+                b_i = p.b[slot, lo:hi].double()  # [hi - lo, R]
+                delta[start:start + n, lo:hi] += scale * (p.x[start:start + n].double() @ a_i.T @ b_i.T)
+        start += n
+    return delta

@@ -7,10 +7,12 @@ set before triton itself is imported, so it cannot be set inside the main test p
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 import torch
-from lora_cases import BATCH_SHAPES, Problem, make_problem, run_ops, tolerance
+from lora_cases import (BATCH_SHAPES, Problem, make_blend_problem, make_problem, naive_blend_delta, run_ops,
+                        tolerance)
 from test_lora_reference import run_reference
 
 if os.environ.get("TRITON_INTERPRET") != "1":
@@ -41,6 +43,19 @@ def test_triton_matches_reference(dtype: str, rank: int, adapters: int, shape: s
 def test_sgmv_every_batch_shape_fp32(shape: str) -> None:
     p = make_problem(dtype=torch.float32, rank=8, num_adapters=4, shape=shape, decode=False, num_seqs=8)
     torch.testing.assert_close(run_triton(p, False), run_reference(p, False), **tolerance(torch.float32))
+
+
+@pytest.mark.parametrize("decode", [True, False], ids=["bgmv", "sgmv"])
+def test_blend_passes_add_every_component(monkeypatch: pytest.MonkeyPatch, decode: bool) -> None:
+    """A style blend on CUDA: the first adapters' pass, then one pass per further component."""
+    monkeypatch.setattr("kernels.metadata.cpu_ops", lambda: None)  # passes, as on a GPU
+    bp = make_blend_problem(decode=decode, seed=4)
+    p = bp.problem
+    assert len(p.meta.blend_passes) == 2
+    y = p.y
+    for meta in (p.meta, *p.meta.blend_passes):
+        y = run_triton(replace(p, y=y, meta=meta), decode)
+    torch.testing.assert_close(y.double(), p.y.double() + naive_blend_delta(bp), atol=1e-5, rtol=1e-5)
 
 
 def test_host_wrapper_names_bad_arguments() -> None:
