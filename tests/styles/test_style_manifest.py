@@ -57,7 +57,7 @@ def test_adapter_folder_resolves_relative_to_manifest(tmp_path: Path) -> None:
         ("rank = 8", "rank = true", "field 'rank' must be int, got bool"),
         ('examples = ["one", "two", "three"]', 'examples = ["one"]', "exactly 3"),
         ("max_tokens = 64", "max_tokens = 64\nwarmth = 3", "unknown sampling key(s) in [defaults]: warmth"),
-        ("temperature = 0.7", "temperature = -1.0", "temperature must be >= 0"),
+        ("temperature = 0.7", "temperature = -1.0", "temperature must be 0 (greedy) or in [0.01, 2]"),
         ('adapter = ""', 'adapter = "adapter"', "adapter folder"),
         ('id = "demo"', 'id = "Demo Style"', "must be lowercase"),
         ('version = "1.0.0"', 'version = "1.0.0"\ncolour = "red"', "unknown field(s) colour"),
