@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.model_store import DEFAULT_MODEL, resolve_model
+from styles.manifest import Style
 from styles.registry import STYLES_DIR, load_styles
 from training.evaluate import cached_replies, style_replies
 from training.report import write_report
 from training.scoring import score_styles, style_classifier, training_row
+
+TRIED = "tried.md"  # per style, beside style.toml: what was tried against a missed target
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,5 +41,14 @@ def run(args: argparse.Namespace) -> int:
     evaluated = [s for s in registry.styles.values() if s.adapter_path and cached_replies(s) is not None]
     classifier, cv = style_classifier(sorted(registry.styles))
     results = score_styles(evaluated, {s.id: cached_replies(s) for s in evaluated}, classifier)
-    write_report(results, cv, args.out, [training_row(s) for s in evaluated])
+    write_report(results, cv, args.out, [training_row(s) for s in evaluated], tried_notes(evaluated))
     return 0
+
+
+def tried_notes(styles: Sequence[Style]) -> dict[str, str]:
+    """Style id -> the text of its ``tried.md``, for the styles that have one."""
+    notes = {}
+    for style in styles:
+        if (path := style.adapter_path.parent / TRIED).is_file():
+            notes[style.id] = path.read_text(encoding="utf-8").strip()
+    return notes

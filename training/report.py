@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,13 +28,18 @@ class TrainingRow(NamedTuple):
     last_loss: float | None = None
 
 
-def write_report(results: Sequence, cv_accuracy: float, out: Path, training: Sequence[TrainingRow] = ()) -> None:
-    """Write the markdown report to ``out`` and its chart to ``out`` with a .png suffix."""
+def write_report(results: Sequence, cv_accuracy: float, out: Path, training: Sequence[TrainingRow] = (),
+                 tried: Mapping[str, str] | None = None) -> None:
+    """Write the markdown report to ``out`` and its chart to ``out`` with a .png suffix.
+
+    ``tried`` maps a style id to what was tried against its misses (``styles/<id>/tried.md``); it is quoted
+    under that style's line in "Targets missed".
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     chart = out.with_suffix(".png")
     save_eval_chart(results, chart, OWN_TARGET)
     lines = [*_header(cv_accuracy, chart.name), *_overall(results), *_table(results, "adapter_defaults", "base_defaults"),
-             *_table(results, "adapter_greedy", "base_defaults"), *_misses(results), *_training(training),
+             *_table(results, "adapter_greedy", "base_defaults"), *_misses(results, tried or {}), *_training(training),
              "## Samples (the style's defaults)", ""]
     for result in results:
         lines += _samples(result)
@@ -102,7 +107,7 @@ def _table(results: Sequence, run: str, control: str) -> list[str]:
     return [*rows, ""]
 
 
-def _misses(results: Sequence) -> list[str]:
+def _misses(results: Sequence, tried: Mapping[str, str]) -> list[str]:
     names = ("own style", "marker", "repetition", "sonnet")
     misses = []
     for r in results:
@@ -112,6 +117,8 @@ def _misses(results: Sequence) -> list[str]:
         missed = [f"{n} ({figures[n]})" for n, ok in zip(names, _passes(r)) if not ok]
         if missed:
             misses.append(f"- **{r.style_id}** misses {', '.join(missed)}.")
+            if note := " ".join(tried.get(r.style_id, "").split()):
+                misses.append(f"  Tried: {note}")
     return ["## Targets missed", "", *(misses or ["- none"]), ""]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+from cli.eval_styles import TRIED, tried_notes
+from styles.registry import STYLES_DIR, load_styles
 from training.report import TrainingRow, write_report
 from training.scoring import RunScore, StyleResult
 
@@ -37,3 +40,20 @@ def test_no_miss_says_none(tmp_path: Path) -> None:
     out = tmp_path / "STYLES.md"
     write_report([_result("good", 0.9, None)], 0.9, out, [])
     assert "## Targets missed\n\n- none\n" in out.read_text()
+
+
+def test_tried_note_follows_its_style_miss(tmp_path: Path) -> None:
+    out = tmp_path / "STYLES.md"
+    tried = {"weak": "300 steps:\n own style 50% -> 60%.", "good": "never shown: no miss"}
+    write_report([_result("good", 0.9, None), _result("weak", 0.5, None)], 0.9, out, [], tried)
+    missed = out.read_text().split("## Targets missed")[1].split("## Samples")[0]
+    assert "- **weak** misses own style (50%).\n  Tried: 300 steps: own style 50% -> 60%.\n" in missed
+    assert "never shown" not in missed
+
+
+def test_tried_notes_read_beside_each_manifest(tmp_path: Path) -> None:
+    for style_id in ("pirate", "legal"):
+        shutil.copytree(STYLES_DIR / style_id, tmp_path / style_id, ignore=shutil.ignore_patterns("*.png", "evaluation.json"))
+    (tmp_path / "pirate" / TRIED).write_text("rank 16: no better\n", encoding="utf-8")
+    styles = list(load_styles(tmp_path).styles.values())
+    assert tried_notes(styles) == {"pirate": "rank 16: no better"}
