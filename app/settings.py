@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     port: int = Field(default=7860, ge=0, le=65535)
     api_key: str | None = None
     admin_key: str | None = None
+    session_secret: str | None = None  # signs the UI's session cookies; default: a secret kept beside the DB
     database_url: str | None = None
     engine_url: str | None = None  # the UI streams from this OpenAI-compatible /v1 instead of ours
     enable_ui: bool = True  # mount the Gradio UI (app.ui) when it is installed

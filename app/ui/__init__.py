@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import gradio as gr
@@ -15,8 +16,10 @@ from fastapi import FastAPI
 from app.client import client_from_settings
 from app.ui.gallery import Gallery
 from app.ui.headers import FramingHeadersMiddleware
-from app.ui.layout import CSS, build_blocks
+from app.ui.layout import build_blocks
+from app.ui.page_js import CSS, PAGE_JS
 from app.ui.services import Services
+from app.ui.session_cookie import SessionSigner, load_secret, secret_path, session_router
 from app.ui.share_link import enable_share_link
 from app.ui.share_page import share_router
 from app.ui.store import Store
@@ -26,17 +29,29 @@ log = logging.getLogger(__name__)
 __all__ = ["build_services", "mount"]
 
 
-def build_services(settings: Any, store: Store, catalog: Catalog, client: EngineClient | None = None) -> Services:
-    """The UI's collaborators: the engine client (from the settings unless given), ``store``, and the
-    gallery of ``catalog``'s styles, most used first."""
-    return Services(client=client or client_from_settings(settings), store=store, gallery=Gallery(catalog))
+def build_services(settings: Any, store: Store, catalog: Catalog, client: EngineClient | None = None,
+                   stopping: threading.Event | None = None) -> Services:
+    """The UI's collaborators: the engine client (from the settings unless given), ``store``, the
+    gallery of ``catalog``'s styles (most used first), the session signer and the stopping flag."""
+    return Services(client=client or client_from_settings(settings), store=store, gallery=Gallery(catalog),
+                    signer=signer_from_settings(settings), stopping=stopping or threading.Event())
+
+
+def signer_from_settings(settings: Any) -> SessionSigner:
+    """The session-cookie signer: ``settings.session_secret`` or the secret kept beside the database."""
+    secret = getattr(settings, "session_secret", None)
+    if secret:
+        return SessionSigner(secret.encode())
+    return SessionSigner(load_secret(secret_path(getattr(settings, "database_url", None))))
 
 
 def mount(app: FastAPI, settings: Any, services: Services) -> None:
     """Mount the UI at ``/`` (call after every API route is included: the mount catches the rest)."""
     app.include_router(share_router(services.store))
     app.add_middleware(FramingHeadersMiddleware, origins=list(getattr(settings, "embed_origins", []) or []))
-    gr.mount_gradio_app(app, build_blocks(services), path="/", css=CSS, footer_links=["api", "gradio"],
+    if services.signer is not None:
+        app.include_router(session_router(services.signer))
+    gr.mount_gradio_app(app, build_blocks(services), path="/", css=CSS, js=PAGE_JS, footer_links=["api", "gradio"],
                         server_name=settings.host, server_port=settings.port)
     if getattr(settings, "share", False):
         enable_share_link(app, settings.host, settings.port)
