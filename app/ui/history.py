@@ -75,7 +75,7 @@ def open_session(services: Services, viewer: Viewer | None, session_id: Any) -> 
         return (*[gr.update()] * 7, warn(str(exc)))
     draft = draft_from(transcript, sid, services.gallery)
     style = draft.style if draft.style in services.gallery.cards else gr.update()
-    return (to_markdown(transcript), draft, draft.prompt, draft.current(), draft.label(), style,
+    return (to_markdown(transcript, services.gallery), draft, draft.prompt, draft.current(), draft.label(), style,
             counts(draft.current()), f"Opened “{transcript.title}”: it is in the Write tab too.")
 
 

@@ -26,7 +26,7 @@ from app.ui.store import Viewer
 WriterOut = tuple[Any, Draft, str, str, str]
 WRITING = "Writing…"
 DONE = "Done."
-AT_LIMIT = "Stopped at the length limit — press Continue to write more."
+AT_LIMIT = "Stopped at the length limit ({tokens} tokens in {elapsed:.1f} s) — press Continue to write more."
 TITLE_CHARS = 60
 
 
@@ -56,7 +56,7 @@ def working(progress: Progress) -> str:
 def outcome(progress: Progress) -> str:
     """How a finished stream ended, in words (the length limit is not a finish)."""
     if progress.finish_reason == "length":
-        return AT_LIMIT
+        return AT_LIMIT.format(tokens=progress.tokens, elapsed=progress.elapsed_s)
     return f"{DONE} {progress.tokens} tokens in {progress.elapsed_s:.1f} s."
 
 

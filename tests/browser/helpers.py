@@ -53,19 +53,35 @@ def wait_finished(page: Any, elem_id: str = "status", timeout: float = 60) -> st
     return status(page, elem_id)
 
 
-def write(page: Any, button: str = "generate", timeout: float = 60) -> str:
-    """Press a writing button, wait until it is done; returns the status line (a new one)."""
-    before = status(page)
+OBSERVE = """id => { window.__lines = []; const el = document.getElementById(id);
+  window.__observer && window.__observer.disconnect();
+  window.__observer = new MutationObserver(() => window.__lines.push(el.innerText));
+  window.__observer.observe(el, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def write(page: Any, button: str = "generate", timeout: float = 60, elem_id: str = "status") -> str:
+    """Press a writing button and wait until its stream was seen writing and then ended; returns the
+    status line (watched in the page, so a short stream's "Writing…" is never missed)."""
+    page.evaluate(OBSERVE, elem_id)
     page.locator(f"#{button}").click()
-    watch(lambda: None, lambda: (now := status(page)) != before and bool(FINISHED.search(now))
-          and "Writing" not in now, timeout)
-    return status(page)
+
+    def ended() -> bool:
+        lines = page.evaluate("() => window.__lines")
+        started = next((i for i, line in enumerate(lines) if "Writing" in line), None)
+        now = status(page, elem_id)
+        return started is not None and "Writing" not in now and bool(FINISHED.search(now))
+
+    watch(lambda: None, ended, timeout)
+    return status(page, elem_id)
 
 
 def pick(page: Any, elem_id: str, option: str) -> None:
     """Choose ``option`` in a Gradio dropdown."""
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).first.click()
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    box.fill(option)  # the list shows only the options matching what the box holds
+    page.get_by_role("option", name=option).first.wait_for()
+    box.press("Enter")
 
 
 def open_in_history(page: Any, title: str) -> None:
