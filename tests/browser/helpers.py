@@ -78,10 +78,15 @@ def write(page: Any, button: str = "generate", timeout: float = 60, elem_id: str
 def pick(page: Any, elem_id: str, option: str) -> None:
     """Choose ``option`` in a Gradio dropdown."""
     box = page.locator(f"#{elem_id} input")
-    box.click()
-    box.fill(option)  # the list shows only the options matching what the box holds
-    page.get_by_role("option", name=option).first.wait_for()
-    box.press("Enter")
+    for attempt in range(3):  # the list re-renders while it refreshes: open it again
+        box.click()
+        box.fill(option)  # the list shows only the options matching what the box holds
+        try:
+            page.get_by_role("option", name=option).first.click(timeout=5_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
 
 
 def open_in_history(page: Any, title: str) -> None:

@@ -210,11 +210,11 @@ def test_13_editable_text_undo_counts_shortcuts_and_dark_mode(page: Any, url: st
     assert value(page, "output").startswith("My own opening line.") and len(value(page, "output")) > 20
     page.locator("#undo").click()
     watch(lambda: None, lambda: value(page, "output") == "My own opening line.", 5)
-    before = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    before = page.evaluate("() => getComputedStyle(document.body).getPropertyValue('--body-background-fill')")
     page.locator("#dark-toggle").click()
     page.wait_for_timeout(300)
     assert page.evaluate("() => document.body.classList.contains('dark')")
-    assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") != before
+    assert page.evaluate("() => getComputedStyle(document.body).getPropertyValue('--body-background-fill')") != before
     page.reload(wait_until="load")
     page.locator("#who").wait_for()
     assert page.evaluate("() => document.body.classList.contains('dark')")  # remembered
