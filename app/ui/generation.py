@@ -140,17 +140,23 @@ async def stream_generation(services: Services, job: Job) -> AsyncIterator[Progr
 
 
 async def throttled(texts: AsyncIterator[Progress], interval: float = FRAME_S) -> AsyncIterator[Progress]:
-    """Pass the latest progress on at most once per ``interval`` seconds, and always the last one.
+    """Pass the latest progress on at most once per ``interval`` seconds, and always the last one
+    (also when the stream then fails).
 
     A fast engine makes hundreds of deltas a second; re-rendering the page for each one would make
     the browser (and its Stop button) lag behind the stream."""
     pending, sent_at = None, -interval
-    async with aclosing(texts) as source:
-        async for text in source:
-            pending = text
-            if time.monotonic() - sent_at >= interval:
-                yield text
-                pending, sent_at = None, time.monotonic()
+    try:
+        async with aclosing(texts) as source:
+            async for text in source:
+                pending = text
+                if time.monotonic() - sent_at >= interval:
+                    yield text
+                    pending, sent_at = None, time.monotonic()
+    except Exception:  # a failing stream still shows (and keeps) the text it had
+        if pending is not None:
+            yield pending
+        raise
     if pending is not None:
         yield pending
 
