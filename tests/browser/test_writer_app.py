@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -9,10 +10,11 @@ import httpx
 import pytest
 
 from tests.browser.conftest import MAX_TOKENS, App, shot
-from tests.browser.helpers import PASSWORD, PROMPT, status, value, wait_finished, watch
+from tests.browser.helpers import PASSWORD, PROMPT, open_in_history, pick, value, wait_finished, watch
 from tests.browser.helpers import sign_up as _sign_up
 
 pytestmark = pytest.mark.browser
+FINISHED = re.compile(r"Done\.|Stopped at the length limit")
 
 
 def sign_up(page: Any, app: App) -> str:
@@ -62,7 +64,9 @@ def test_sign_up_log_out_and_log_in(page: Any, writer_app: App) -> None:
 
 def test_pick_style_generate_regenerate(page: Any, writer_app: App) -> None:
     sign_up(page, writer_app)
+    page.locator("#gallery").get_by_text("Style gallery").click()  # the gallery starts closed
     page.locator("#use-pirate").click()
+    page.locator("#use-pirate").get_by_text("✓ Using Pirate").wait_for()
     page.locator("#prompt textarea").fill(PROMPT)
     lengths = generate(page)
     growing = sorted({n for n in lengths[:-1] if n})
@@ -91,10 +95,7 @@ def test_stop_ends_the_request_on_the_server(page: Any, writer_app: App) -> None
     stopped_at = len(value(page, "output"))
     time.sleep(0.5)
     assert len(value(page, "output")) == stopped_at < MAX_TOKENS
-    page.get_by_role("tab", name="History").click()
-    page.locator("#session-picker input").click()
-    page.get_by_role("option", name="A story that never ends").first.click()
-    page.locator("#history-open").click()
+    open_in_history(page, "A story that never ends")
     page.locator("#transcript").get_by_text("aborted").first.wait_for()
 
 
@@ -118,8 +119,7 @@ def test_share_link_opens_logged_out_and_can_be_revoked(page: Any, browser: Any,
     page.locator("#prompt textarea").fill("A shared poem")
     generate(page)
     page.get_by_role("tab", name="History").click()
-    page.locator("#session-picker input").click()
-    page.get_by_role("option", name="A shared poem").first.click()
+    pick(page, "session-picker", "A shared poem")
     page.locator("#history-share").click()
     watch(lambda: None, lambda: "/share/" in value(page, "share-link"))
     link = value(page, "share-link")
@@ -143,7 +143,7 @@ def test_embed_in_an_allowed_site_and_refused_elsewhere(page: Any, writer_app: A
     frame.locator("#embed-title").get_by_text("Verse").wait_for()
     frame.locator("#embed-prompt textarea").fill(PROMPT)
     frame.locator("#embed-generate").click()
-    watch(lambda: None, lambda: frame.locator("#embed-status").inner_text().strip() == "Done.")
+    watch(lambda: None, lambda: FINISHED.match(frame.locator("#embed-status").inner_text().strip()) is not None)
     assert frame.locator("#embed-output textarea").input_value()
     shot(page, "embed")
     page.goto(writer_app.refused_site, wait_until="load")
