@@ -37,9 +37,21 @@ def session_choices(services: Services, viewer: Viewer | None) -> list[tuple[str
     return [(f"{r.title} · {r.updated_at:%Y-%m-%d %H:%M}" if r.updated_at else r.title, r.id) for r in rows]
 
 
-def refresh(services: Services, viewer: Viewer | None) -> Any:
-    """The session picker with the current list."""
-    return gr.update(choices=session_choices(services, viewer), value=None)
+def refresh(services: Services, viewer: Viewer | None, current: Any = None) -> Any:
+    """The session picker with the current list, the session ``current`` still picked if it is there."""
+    choices = session_choices(services, viewer)
+    return gr.update(choices=choices, value=current if any(v == current for _, v in choices) else None)
+
+
+def reload_list(services: Services, viewer: Viewer | None, current: Any,
+                shown: list[tuple[str, int]] | None) -> tuple[Any, list[tuple[str, int]]]:
+    """The picker when the list may have changed (History opened, Refresh, a sign-in): untouched when the
+    list is what the page shows already, so an open list is not re-rendered under the writer's pointer
+    and their pick is kept. Returns (picker, the list now shown)."""
+    choices = session_choices(services, viewer)
+    if shown is not None and choices == [tuple(c) for c in shown]:
+        return gr.update(), shown
+    return refresh(services, viewer, current), choices
 
 
 def _take(gallery: Gallery, m: MessageRow) -> Take:
@@ -94,7 +106,7 @@ def rename(services: Services, viewer: Viewer | None, session_id: Any, title: st
         services.store.rename_session(_owner(viewer), _chosen(session_id), title.strip())
     except ValueError as exc:
         return gr.update(), warn(str(exc))
-    return refresh(services, viewer), f"Renamed to “{title.strip()}”."
+    return refresh(services, viewer, session_id), f"Renamed to “{title.strip()}”."
 
 
 def ask_delete(services: Services, viewer: Viewer | None, session_id: Any) -> tuple[Any, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import gradio as gr
 
@@ -13,8 +15,21 @@ from app.ui.store import Viewer
 from app.ui.write_tab import WriteTab, restoring
 
 
-def build_history_tab(services: Services, viewer: gr.State, draft: gr.State, write: WriteTab) -> gr.Dropdown:
-    """Render the tab and wire its events; returns the session picker (refreshed on sign-in)."""
+@dataclass(frozen=True)
+class SessionList:
+    """The session picker and the list it shows (so an unchanged list is not sent again)."""
+
+    picker: gr.Dropdown
+    shown: gr.State
+
+    def reload_on(self, trigger: Callable[..., Any], services: Services, viewer: gr.State) -> Any:
+        """Reload the list when ``trigger`` (an event listener such as ``tab.select``) fires."""
+        return trigger(partial(history.reload_list, services), [viewer, self.picker, self.shown],
+                       [self.picker, self.shown], show_progress="hidden")
+
+
+def build_history_tab(services: Services, viewer: gr.State, draft: gr.State, write: WriteTab) -> SessionList:
+    """Render the tab and wire its events; returns the session list (reloaded on sign-in and on opening)."""
     with gr.Row(equal_height=True):
         picker = gr.Dropdown([], label="Session", elem_id="session-picker", scale=4)
         refresh = gr.Button("Refresh", size="sm", elem_id="history-refresh", min_width=0)
@@ -36,8 +51,9 @@ def build_history_tab(services: Services, viewer: gr.State, draft: gr.State, wri
     exported = gr.File(label="Export", interactive=False, elem_id="export-file")
     transcript = gr.Markdown(elem_id="transcript")
 
+    sessions = SessionList(picker, gr.State(None))
     restore = restoring(services)
-    refresh.click(restore, viewer, viewer, queue=False).then(partial(history.refresh, services), viewer, picker)
+    sessions.reload_on(refresh.click(restore, viewer, viewer, queue=False).then, services, viewer)
     picker.change(history.picked, picker, [link, exported, confirm, status], queue=False)
     opened = [transcript, draft, write.prompt, write.output, write.take_label, write.panel.style, write.counts,
               status]
@@ -51,7 +67,7 @@ def build_history_tab(services: Services, viewer: gr.State, draft: gr.State, wri
         button.click(partial(history.export, services, fmt=fmt), [viewer, picker], [exported, status])
     share.click(_share(services), [viewer, picker], [link, status])
     revoke.click(partial(history.revoke, services), [viewer, picker], [link, status])
-    return picker
+    return sessions
 
 
 def _share(services: Services) -> Callable[..., tuple[str, str]]:

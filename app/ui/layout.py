@@ -34,7 +34,7 @@ def page_mode(gallery: Gallery, query: dict[str, str]) -> tuple[Any, ...]:
 
 
 def _app_column(services: Services, viewer: gr.State, draft: gr.State) -> tuple[Any, ...]:
-    """The signed-in writer; returns (column, who line, log-out button, session picker, write tab)."""
+    """The signed-in writer; returns (column, who line, log-out button, session list, write tab)."""
     with gr.Column(visible=False, elem_id="app") as column:
         with gr.Row(equal_height=True, elem_id="top-bar"):
             who = gr.Markdown(elem_id="who")
@@ -47,9 +47,9 @@ def _app_column(services: Services, viewer: gr.State, draft: gr.State) -> tuple[
             with gr.Tab("Compare", id="compare"):
                 build_compare_tab(services, viewer, write.panel)
             with gr.Tab("History", id="history") as history_tab:
-                picker = build_history_tab(services, viewer, draft, write)
-    history_tab.select(lambda v: history.refresh(services, v), viewer, picker)
-    return column, who, log_out, picker, write
+                sessions = build_history_tab(services, viewer, draft, write)
+    sessions.reload_on(history_tab.select, services, viewer)
+    return column, who, log_out, sessions, write
 
 
 def _resumed(services: Services, viewer: Viewer | None) -> tuple[Any, ...]:
@@ -66,14 +66,14 @@ def build_blocks(services: Services) -> gr.Blocks:
     with gr.Blocks(title="Inkwell") as blocks:
         viewer, draft, embed_style = gr.State(None), gr.State(Draft()), gr.State(None)
         gr.Markdown("# ✒️ Inkwell", elem_id="brand")
-        signin = build_signin()
-        column, who, log_out, picker, write = _app_column(services, viewer, draft)
+        signin = build_signin(services.guests)
+        column, who, log_out, sessions, write = _app_column(services, viewer, draft)
         embed_column, embed_heading = build_embed(services, viewer, draft, embed_style)
         signed = [viewer, signin.column, column, who, signin.status]
         signin.wire(services, signed)
         log_out.click(auth.log_out, None, [*signed, signin.username, signin.password, signin.token]).then(
             None, js=auth.END_SESSION_JS)
-        who.change(lambda v: history.refresh(services, v), viewer, picker)
+        sessions.reload_on(who.change, services, viewer)
         _wire_load(blocks, services, signed, embed_column, embed_style, embed_heading, write, draft)
     blocks.queue(default_concurrency_limit=None)
     return blocks

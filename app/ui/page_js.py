@@ -1,6 +1,7 @@
 """The page's own JavaScript and CSS: keyboard shortcuts, the dark-mode toggle, the compact layout."""
 
-# Runs once when the page loads: the saved colour scheme, Ctrl/Cmd+Enter writes, Esc stops.
+# Runs once when the page loads: the saved colour scheme, Ctrl/Cmd+Enter writes, Esc stops a generation
+# (only while one runs: Esc also closes menus and lists, which must not press Stop).
 PAGE_JS = """() => {
   const dark = localStorage.getItem('inkwell-dark');
   if (dark !== null) { document.body.classList.toggle('dark', dark === '1'); }
@@ -12,7 +13,8 @@ PAGE_JS = """() => {
       event.preventDefault();
       click(inEmbed ? 'embed-generate' : 'generate');
     } else if (event.key === 'Escape') {
-      click(inEmbed ? 'embed-stop' : 'stop');
+      const writing = document.getElementById(inEmbed ? 'embed-generate' : 'generate');
+      if (inEmbed || (writing && writing.disabled)) { click(inEmbed ? 'embed-stop' : 'stop'); }
     }
   });
 }"""

@@ -106,6 +106,14 @@ def test_docx_export_is_a_word_document_with_date_style_and_settings(store, writ
     assert paragraphs[-1] == ("Normal", "The sea sings")
 
 
+def test_docx_export_leaves_out_characters_word_cannot_hold(store, writer, tmp_path) -> None:
+    sid = store.new_session(writer.user_id, "Odd bytes", "poetry")
+    mid = store.start_generation(writer.user_id, sid, "Go", "poetry", 1.0, {})
+    store.finish_generation(mid, GenerationRecord("bell\x07 and\x00 null\ttab", "complete"))
+    path, status = history.export(make_services(ScriptedEngine([]), store), writer, sid, "docx")
+    assert status.startswith("Exported") and Document(path).paragraphs[-1].text == "bell and null\ttab"
+
+
 def test_export_refusals_are_words(store, writer) -> None:
     services = make_services(ScriptedEngine([]), store)
     assert history.export(services, writer, None, "docx") == (None, "⚠️ Pick a session first.")
@@ -123,3 +131,16 @@ def test_share_and_revoke(store, writer) -> None:
     assert history.revoke(services, writer, sid) == ("", "The share link no longer works.")
     assert store.shared(token) is None
     assert history.revoke(services, writer, sid)[1] == "⚠️ That session has no share link to revoke."
+
+
+def test_an_unchanged_list_is_not_sent_again_and_the_pick_is_kept(store, writer) -> None:
+    services = make_services(ScriptedEngine([]), store)
+    first = seed_session(store, writer, "First")
+    picker, shown = history.reload_list(services, writer, None, None)
+    assert [v for _, v in picker["choices"]] == [first] and shown == picker["choices"]
+    assert history.reload_list(services, writer, first, shown) == ({"__type__": "update"}, shown)
+    second = seed_session(store, writer, "Second")
+    picker, shown = history.reload_list(services, writer, first, shown)
+    assert [v for _, v in picker["choices"]] == [second, first] and picker["value"] == first  # pick kept
+    store.delete_session(writer.user_id, first)
+    assert history.reload_list(services, writer, first, shown)[0]["value"] is None
