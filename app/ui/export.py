@@ -11,6 +11,7 @@ from pathlib import Path
 from app.ui.gallery import Gallery
 from app.ui.store import MessageRow, Transcript
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters a .docx can't hold
 FORMATS = {"markdown": (".md", "Markdown"), "text": (".txt", "plain text"), "docx": (".docx", "Word (.docx)")}
 
 
@@ -58,7 +59,8 @@ def to_text(transcript: Transcript, gallery: Gallery | None = None, now: datetim
 
 def write_docx(transcript: Transcript, path: Path, gallery: Gallery | None = None,
                now: datetime | None = None) -> None:
-    """The session as a Word document (python-docx): title, date, then headed prompts and texts."""
+    """The session as a Word document (python-docx): title, date, then headed prompts and texts (control
+    characters, which Word files can't hold, left out)."""
     from docx import Document
 
     document = Document()
@@ -67,7 +69,7 @@ def write_docx(transcript: Transcript, path: Path, gallery: Gallery | None = Non
     document.add_paragraph().add_run(exported_on(now)).italic = True
     for m in transcript.messages:
         document.add_heading(heading(m, gallery), level=2)
-        for paragraph in m.content.split("\n"):
+        for paragraph in _NOT_XML.sub("", m.content).split("\n"):
             document.add_paragraph(paragraph, style="Quote" if m.role == "user" else None)
     document.save(str(path))
 

@@ -105,8 +105,9 @@ def build_write_tab(services: Services, viewer: gr.State, draft: gr.State) -> Wr
     wire_stop(buttons["stop"], events, status, lock)
     buttons["undo"].click(restoring(services), viewer, viewer, queue=False).then(
         partial(undo, services), [viewer, draft], outputs)
-    output.input(partial(edit, services), [viewer, draft, output], [draft, words], trigger_mode="always_last",
-                 show_progress="hidden")
+    for typed in (output.input, output.blur):  # blur too: Gradio skips the first input after a streamed value
+        typed(partial(edit, services), [viewer, draft, output], [draft, words], trigger_mode="always_last",
+              show_progress="hidden")
     previous.click(lambda d: browse(d, -1), draft, [output, draft, take_label, words])
     following.click(lambda d: browse(d, +1), draft, [output, draft, take_label, words])
     buttons["new"].click(new_piece, outputs=[prompt, output, draft, take_label, status, words], cancels=events)
