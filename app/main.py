@@ -17,6 +17,7 @@ from app.catalog import Catalog
 from app.catalog_store import CatalogStore
 from app.database import Database
 from app.errors import install_error_handlers
+from app.gate import ClosedGate
 from app.lifecycle import Stopping, shut_down_in_background
 from app.routes import adapters, health, openai, styles
 from app.routes.fallback import install_fallback_routes
@@ -47,6 +48,8 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
     install_fallback_routes(app, routers)
     if settings.enable_ui:
         _mount_ui(app, settings, database, catalog, usage, stopping)
+    elif settings.api_key:  # the UI's mount closes the docs itself (and the UI when it must)
+        app.add_middleware(ClosedGate, api_key=settings.api_key)
     return app
 
 

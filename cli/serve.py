@@ -44,6 +44,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--host", default=_S, help="address to bind (default 127.0.0.1)")
     add("--port", type=int, default=_S, help="port (default 7860)")
     add("--api-key", default=_S, help="require this bearer key on /v1 (env INKWELL_API_KEY)")
+    add("--allow-guests", action=argparse.BooleanOptionalAction, default=_S,
+        help="guest mode and the embed for visitors without an account (default: on, off with --api-key)")
     add("--admin-key", default=_S, help="key for adapter management (env INKWELL_ADMIN_KEY)")
     add("--session-secret", default=_S,
         help="secret signing the UI's session cookies (env INKWELL_SESSION_SECRET; default: kept beside the DB)")

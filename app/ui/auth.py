@@ -18,10 +18,14 @@ from app.ui.store import Viewer
 from app.ui.writer import warn
 
 MIN_PASSWORD = 8
+NO_GUESTS = "Guest mode is off on this server: log in, or ask whoever runs it for an account."
 # Run in the page after a sign-in / log-out: keep or drop the HttpOnly cookie, then forget the token.
 KEEP_SESSION_JS = """(token) => { if (token) { fetch('/ui/session', {method: 'POST', credentials: 'same-origin',
   headers: {'content-type': 'application/json'}, body: JSON.stringify({token})}); } return ''; }"""
-END_SESSION_JS = "() => { fetch('/ui/session', {method: 'DELETE', credentials: 'same-origin'}); return ''; }"
+# After log-out a closed server (app.ui.gate) answers the page's own requests 401: go to its sign-in page.
+END_SESSION_JS = """() => { fetch('/ui/session', {method: 'DELETE', credentials: 'same-origin'})
+  .then(() => fetch('/config', {credentials: 'same-origin'}))
+  .then((r) => { if (r.status === 401) { window.location.assign('/ui/login'); } }); return ''; }"""
 
 
 def who_line(viewer: Viewer) -> str:
@@ -72,7 +76,9 @@ def log_in(services: Services, username: str, password: str) -> tuple[Any, ...]:
 
 
 def as_guest(services: Services) -> tuple[Any, ...]:
-    """Sign in as a fresh guest (for demos)."""
+    """Sign in as a fresh guest (for demos), unless the server lets no guests in."""
+    if not services.guests:
+        return _refused(NO_GUESTS)
     return _signed_in(services, services.store.guest(), "You are writing as a guest.")
 
 

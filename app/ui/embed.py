@@ -25,6 +25,7 @@ from app.ui.writer import run_take, warn
 EmbedOut = tuple[Viewer | None, Draft, Any, str]
 NO_STYLE = "This writer isn't available right now."
 NO_PROMPT = "Type what you would like written, then press Generate."
+CLOSED = "This writer is private right now."
 
 
 def embed_title(gallery: Gallery, style: str | None) -> str:
@@ -40,6 +41,9 @@ async def embed_take(services: Services, viewer: Viewer | None, draft: Draft, pr
     card = services.gallery.cards.get(style or "")
     if card is None or not (prompt or "").strip():
         yield viewer, draft, gr.update(), warn(NO_STYLE if card is None else NO_PROMPT)
+        return
+    if viewer is None and not services.guests:
+        yield viewer, draft, gr.update(), warn(CLOSED)
         return
     if viewer is None:
         viewer = await asyncio.to_thread(services.store.guest)

@@ -37,8 +37,9 @@ class SignInPanel:
             None, self.token, self.token, js=auth.KEEP_SESSION_JS)
 
 
-def build_signin() -> SignInPanel:
-    """Render the (initially hidden) panel; the layout wires it once the app column exists."""
+def build_signin(guests: bool = True) -> SignInPanel:
+    """Render the (initially hidden) panel; the layout wires it once the app column exists (no guest
+    button when the server lets no guests in)."""
     with gr.Column(visible=False, elem_id="signin") as column:
         gr.Markdown("## Welcome to Inkwell\nLog in, create an account, or try it as a guest.")
         username = gr.Textbox(label="Username", elem_id="username")
@@ -46,7 +47,7 @@ def build_signin() -> SignInPanel:
         with gr.Row():
             log_in = gr.Button("Log in", variant="primary", elem_id="log-in")
             sign_up = gr.Button("Sign up", elem_id="sign-up")
-            guest = gr.Button("Continue as guest", elem_id="guest")
+            guest = gr.Button("Continue as guest", elem_id="guest", visible=guests)
         status = gr.Markdown(elem_id="auth-status")
     token = gr.Textbox(visible=False, elem_id="session-token")
     return SignInPanel(column, username, password, log_in, sign_up, guest, status, token)

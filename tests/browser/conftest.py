@@ -106,14 +106,14 @@ class WriterServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._running: Any = None
 
-    def start(self, embed_origins: list[str] = ()) -> Any:
-        """Build the app and serve it; returns the live server."""
+    def start(self, embed_origins: list[str] = (), **more: Any) -> Any:
+        """Build the app and serve it (``more``: further settings); returns the live server."""
         from app.main import create_app
         from app.settings import Settings
 
         settings = Settings(host="127.0.0.1", port=self.port, served_model_name="tiny",
                             database_url=f"sqlite:///{self.tmp / 'inkwell.db'}", embed_origins=list(embed_origins),
-                            styles_dir=self.styles_dir, adapter_roots=[self.tmp / "adapters"])
+                            styles_dir=self.styles_dir, adapter_roots=[self.tmp / "adapters"], **more)
         app = create_app(settings, build_engine(self.model, max_model_len=2048))
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -106,8 +106,9 @@ class ScriptedEngine:
 
 
 def make_services(engine: ScriptedEngine | httpx.MockTransport, store: Store,
-                  signer: SessionSigner | None = None) -> Services:
+                  signer: SessionSigner | None = None, guests: bool = True) -> Services:
     """Services over a fake engine, a real store and the three test styles (``signer``: session cookies)."""
     transport = engine.transport() if isinstance(engine, ScriptedEngine) else engine
     client = EngineClient("http://engine.test/v1", transport=transport)
-    return Services(client=client, store=store, gallery=Gallery(catalog()), signer=signer)
+    return Services(client=client, store=store, gallery=Gallery(catalog()), signer=signer,
+                    guests=guests)
