@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import json
 from http.cookies import SimpleCookie
-
 from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send

@@ -54,7 +54,7 @@ def mount(app: FastAPI, settings: Any, services: Services) -> None:
     """Mount the UI at ``/`` (call after every API route is included: the mount catches the rest).
 
     With an API key the docs need it, and without guests the whole UI is closed to anyone without the
-    key or a signed-in session (``app.ui.gate``); ``/ui/login`` is then where writers sign in."""
+    key or a signed-in session (``app.gate``); ``/ui/login`` is then where writers sign in."""
     app.include_router(share_router(services.store))
     api_key = getattr(settings, "api_key", None)
     if api_key:

@@ -22,7 +22,7 @@ NO_GUESTS = "Guest mode is off on this server: log in, or ask whoever runs it fo
 # Run in the page after a sign-in / log-out: keep or drop the HttpOnly cookie, then forget the token.
 KEEP_SESSION_JS = """(token) => { if (token) { fetch('/ui/session', {method: 'POST', credentials: 'same-origin',
   headers: {'content-type': 'application/json'}, body: JSON.stringify({token})}); } return ''; }"""
-# After log-out a closed server (app.ui.gate) answers the page's own requests 401: go to its sign-in page.
+# After log-out a closed server (app.gate) answers the page's own requests 401: go to its sign-in page.
 END_SESSION_JS = """() => { fetch('/ui/session', {method: 'DELETE', credentials: 'same-origin'})
   .then(() => fetch('/config', {credentials: 'same-origin'}))
   .then((r) => { if (r.status === 401) { window.location.assign('/ui/login'); } }); return ''; }"""

@@ -1,5 +1,5 @@
 """The sign-in page of a closed writer's app (``GET``/``POST /ui/login``): a plain HTML form, since the
-Gradio page itself is closed to anyone not signed in (``app.ui.gate``).
+Gradio page itself is closed to anyone not signed in (``app.gate``).
 
 Logging in needs an account; creating one also needs the server's API key, so only someone trusted
 with the key can let new writers in. A success sets the signed session cookie and goes to ``/``.

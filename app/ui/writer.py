@@ -189,12 +189,17 @@ def undo(services: Services, viewer: Viewer | None, draft: Draft | None) -> tupl
 
 
 def edit(services: Services, viewer: Viewer | None, draft: Draft | None, text: str) -> tuple[Draft, str]:
-    """Keep the writer's edit of the take on screen (autosaved); returns (draft, counts)."""
+    """Keep the writer's edit of the take on screen (autosaved); returns (draft, counts).
+
+    A take still streaming is not edited here (its stream stores its own text)."""
     draft = draft or Draft()
     take = draft.take()
     if take is not None and viewer is not None and take.message_id is not None and take.text != text:
+        try:
+            services.store.edit_take(viewer.user_id, take.message_id, text)
+        except ValueError:  # StoreError included: still being generated, or gone
+            return draft, counts(text)
         take.text = text
-        services.store.edit_take(viewer.user_id, take.message_id, text)
     return draft, counts(text)
 
 

@@ -75,6 +75,14 @@ async def test_continue_and_regenerate_start_from_the_writers_edit(store, writer
     assert engine.bodies[-1]["continue_final_message"] is True
 
 
+async def test_an_edit_while_the_take_still_streams_is_left_to_the_stream(store, writer: Viewer) -> None:
+    services = make_services(ScriptedEngine(WORDS), store)
+    draft = (await take(services, writer, Draft()))[-1][1]
+    store.continue_generation(writer.user_id, draft.take().message_id, TEXT)  # pending again, as mid-stream
+    assert edit(services, writer, draft, "typed meanwhile") == (draft, "2 words")
+    assert draft.take().text == TEXT and replies(store, writer, draft) == [(TEXT, "pending")]
+
+
 async def test_undo_takes_back_a_continuation_then_a_take(store, writer: Viewer) -> None:
     services = make_services(ScriptedEngine(WORDS), store)
     draft = (await take(services, writer, Draft()))[-1][1]
