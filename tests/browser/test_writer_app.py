@@ -138,6 +138,7 @@ def test_embed_in_an_allowed_site_and_refused_elsewhere(page: Any, writer_app: A
     headers = httpx.get(f"{writer_app.url}/?embed=1&style=verse").headers
     assert headers["content-security-policy"] == f"frame-ancestors 'self' {writer_app.allowed_site}"
     assert "x-frame-options" not in headers
+    assert httpx.get(f"{writer_app.url}/").headers["content-security-policy"] == "frame-ancestors 'self'"
     page.goto(writer_app.allowed_site, wait_until="load")
     frame = page.frame_locator("#writer")
     frame.locator("#embed-title").get_by_text("Verse").wait_for()

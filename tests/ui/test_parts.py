@@ -40,9 +40,23 @@ def test_middleware_replaces_a_deny_header() -> None:
         return PlainTextResponse("hi", headers={"X-Frame-Options": "DENY"})
 
     app.add_middleware(FramingHeadersMiddleware, origins=["http://ok.test"])
-    response = TestClient(app).get("/")
+    response = TestClient(app).get("/?embed=1&style=x")
     assert "x-frame-options" not in response.headers
     assert response.headers["content-security-policy"] == "frame-ancestors 'self' http://ok.test"
+
+
+def test_embed_origins_may_frame_only_the_embed_page() -> None:
+    app = FastAPI()
+
+    @app.get("/")
+    def root() -> dict:
+        return {}
+
+    app.add_middleware(FramingHeadersMiddleware, origins=["http://ok.test"])
+    for path in ("/", "/?embed=0", "/?style=x"):  # the full app and its sign-in form
+        response = TestClient(app).get(path)
+        assert response.headers["content-security-policy"] == "frame-ancestors 'self'", path
+        assert response.headers["x-frame-options"] == "SAMEORIGIN"
 
 
 def test_sign_up_log_in_guest_log_out(store) -> None:
