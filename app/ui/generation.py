@@ -80,12 +80,12 @@ class _Meter:
         self.finish_reason: str | None = None
 
     def add(self, delta: ChatDelta) -> bool:
-        """Take one delta in; True when it carried new text (or said why the stream ended)."""
+        """Take one delta in; True when it carried new text (or why the stream ended, or its usage)."""
         self.prompt_tokens = delta.prompt_tokens or self.prompt_tokens
         self.completion_tokens = delta.completion_tokens or self.completion_tokens
         self.finish_reason = delta.finish_reason or self.finish_reason
-        if not delta.text:
-            return delta.finish_reason is not None
+        if not delta.text:  # the last frames: why it ended, then the token usage
+            return delta.finish_reason is not None or delta.completion_tokens is not None
         if self.ttft_ms is None:
             self.ttft_ms = (time.monotonic() - self.started) * 1000
         self.text += delta.text

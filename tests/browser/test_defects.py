@@ -36,7 +36,7 @@ def _options(page: Any) -> list[str]:
     page.locator("#history-refresh").click()
     page.wait_for_timeout(500)
     page.locator("#session-picker input").click()
-    names = page.get_by_role("option").all_inner_texts()
+    names = [name.lstrip("✓").strip() for name in page.get_by_role("option").all_inner_texts()]  # ✓: the pick
     page.keyboard.press("Escape")
     return names
 

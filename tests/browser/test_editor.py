@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from docx import Document
 
+from app.ui.export import FORMATS
 from tests.browser.conftest import WriterServer, _chromium_or_skip
 from tests.browser.helpers import pick, sign_up, status, watch, write
 
@@ -73,13 +74,12 @@ def test_markdown_view_renders_the_text_when_asked(page: Any, url: str) -> None:
 
 def _download(page: Any, fmt: str, tmp: Path) -> Path:
     page.locator(f"#export-{fmt}").click()
-    page.locator("#history-status").get_by_text("Exported").wait_for()
+    page.locator("#history-status").get_by_text(f"as {FORMATS[fmt][1]}.").wait_for()
     link = page.locator("#export-file a").first
     with page.expect_download() as info:
         link.click()
     path = tmp / info.value.suggested_filename
     info.value.save_as(path)
-    page.locator("#history-status").evaluate("el => el.innerText = ''")
     return path
 
 

@@ -3,6 +3,7 @@ and nothing on screen is blanked."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WriterServer]:
     server.stop()
 
 
+def _settle_after_restart(page: Any, timeout: float = 8) -> None:
+    """Wait (a bounded time) for Gradio's own reload of a page whose server restarted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if not page.evaluate("() => window.__before_restart === true"):
+                page.wait_for_load_state("load")
+                return
+        except Exception:  # the page is navigating right now
+            pass
+        time.sleep(0.2)
+
+
 def test_reload_and_restart_keep_the_writer_signed_in(page: Any, server: WriterServer) -> None:
     name = sign_up(page, server.url)
     page.locator("#prompt textarea").fill(PROMPT)
@@ -34,10 +48,13 @@ def test_reload_and_restart_keep_the_writer_signed_in(page: Any, server: WriterS
     assert page.locator("#signin").is_hidden()
     assert value(page, "output") == text and value(page, "prompt") == PROMPT  # the latest piece is back
 
+    page.evaluate("() => { window.__before_restart = true; }")
     server.stop()
     server.start()
-    page.locator("#generate").click()  # the same page, no reload: the cookie is verified again
-    final = write(page, "continue")
+    _settle_after_restart(page)  # Gradio reloads a page whose server restarted (a new app id)
+    page.locator("#who").get_by_text(name).wait_for()
+    assert value(page, "output") == text  # reloaded or not, nothing on screen was blanked
+    final = write(page, "continue")  # the cookie is verified again
     assert "Log in" not in final and value(page, "output").startswith(text), final
     page.reload(wait_until="load")
     page.locator("#who").get_by_text(name).wait_for()

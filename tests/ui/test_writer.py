@@ -109,12 +109,14 @@ async def test_new_prompt_without_new_piece_starts_a_new_session(store, writer: 
 
 async def test_length_limit_is_not_called_done(store, writer: Viewer) -> None:
     async def at_limit(_: httpx.Request) -> httpx.Response:
-        body = chunk("The sea") + chunk(finish="length") + b"data: [DONE]\n\n"
+        usage = {"prompt_tokens": 5, "completion_tokens": 24, "total_tokens": 29}  # more tokens than deltas
+        body = chunk("The sea") + chunk(finish="length") + chunk(usage=usage) + b"data: [DONE]\n\n"
         return httpx.Response(200, content=body)
 
     services = make_services(httpx.MockTransport(at_limit), store)
-    status = (await take(services, writer, Draft()))[-1][3]
-    assert status.startswith("Stopped at the length limit") and "Continue" in status and DONE not in status
+    _, _, _, status, words = (await take(services, writer, Draft()))[-1]
+    assert status.startswith("Stopped at the length limit (24 tokens") and "Continue" in status
+    assert DONE not in status and words == "2 words · 24 tokens generated"
 
 
 async def test_stop_closes_the_stream_and_stores_partial_text(store, writer: Viewer) -> None:
