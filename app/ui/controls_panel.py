@@ -65,7 +65,7 @@ def build_controls(gallery: Gallery) -> ControlsPanel:
     with gr.Row(equal_height=True, elem_id="style-row"):
         style = gr.Dropdown(gallery.choices(), value=first, label="Style", elem_id="style", min_width=160)
         length = gr.Radio([label for label, _ in LENGTHS], value=preset_for(initial.max_tokens), label="Length",
-                          elem_id="length", min_width=260)
+                          elem_id="length", min_width=260, scale=2)
         max_tokens.render()
         gr.Column(min_width=0, scale=0, elem_id="extra-control")  # room for one more compact control
     with gr.Accordion("Strength and sampling", open=False, elem_id="sampling"), gr.Row():

@@ -95,7 +95,7 @@ def picked(session_id: Any) -> tuple[str, Any, Any, str]:
     """A newly picked session: no share link, export or delete question left from the one before.
 
     Returns (share link, export file, confirm row, status)."""
-    return "", None, gr.update(visible=False), ""
+    return "", gr.update(value=None, visible=False), gr.update(visible=False), ""
 
 
 def rename(services: Services, viewer: Viewer | None, session_id: Any, title: str) -> tuple[Any, str]:
@@ -129,13 +129,14 @@ def delete(services: Services, viewer: Viewer | None, session_id: Any) -> tuple[
 
 
 def export(services: Services, viewer: Viewer | None, session_id: Any, fmt: str) -> tuple[Any, str]:
-    """Write a Markdown, text or Word export (with date, styles and settings); returns (file, status)."""
+    """Write a Markdown, text or Word export (with date, styles and settings); returns (the file box, shown
+    only with a file in it, and the status)."""
     try:
         transcript = services.store.transcript(_owner(viewer), _chosen(session_id))
         path = write_export(transcript, fmt, services.gallery)
     except ValueError as exc:
-        return None, warn(str(exc))
-    return str(path), f"Exported “{transcript.title}” as {FORMATS[fmt][1]}."
+        return gr.update(value=None, visible=False), warn(str(exc))
+    return gr.update(value=str(path), visible=True), f"Exported “{transcript.title}” as {FORMATS[fmt][1]}."
 
 
 def share_url(request: gr.Request | None, token: str) -> str:

@@ -30,14 +30,14 @@ class SessionList:
 
 def build_history_tab(services: Services, viewer: gr.State, draft: gr.State, write: WriteTab) -> SessionList:
     """Render the tab and wire its events; returns the session list (reloaded on sign-in and on opening)."""
-    with gr.Row(equal_height=True):
+    with gr.Row(elem_classes=["ink-field-row"]):
         picker = gr.Dropdown([], label="Session", elem_id="session-picker", scale=4)
-        refresh = gr.Button("Refresh", size="sm", elem_id="history-refresh", min_width=0)
-        open_button = gr.Button("Open", variant="primary", size="sm", elem_id="history-open", min_width=0)
-    with gr.Row(equal_height=True):
+        refresh = gr.Button("Refresh", size="sm", elem_id="history-refresh", min_width=0, scale=0)
+        open_button = gr.Button("Open", variant="primary", size="sm", elem_id="history-open", min_width=0, scale=0)
+    with gr.Row(elem_classes=["ink-field-row"]):
         title = gr.Textbox(label="New title", elem_id="rename-title", scale=4)
-        rename = gr.Button("Rename", size="sm", elem_id="history-rename", min_width=0)
-        delete = gr.Button("Delete…", variant="stop", size="sm", elem_id="history-delete", min_width=0)
+        rename = gr.Button("Rename", size="sm", elem_id="history-rename", min_width=0, scale=0)
+        delete = gr.Button("Delete…", variant="stop", size="sm", elem_id="history-delete", min_width=0, scale=0)
     with gr.Row(visible=False, elem_id="confirm-delete") as confirm:
         really = gr.Button("Yes, delete it", variant="stop", size="sm", elem_id="history-delete-yes")
         keep = gr.Button("No, keep it", size="sm", elem_id="history-delete-no")
@@ -48,7 +48,7 @@ def build_history_tab(services: Services, viewer: gr.State, draft: gr.State, wri
         revoke = gr.Button("Revoke link", size="sm", elem_id="history-revoke", min_width=0)
     status = gr.Markdown(elem_id="history-status", elem_classes=["ink-status"])
     link = gr.Textbox(label="Share link (read-only page)", interactive=False, buttons=["copy"], elem_id="share-link")
-    exported = gr.File(label="Export", interactive=False, elem_id="export-file")
+    exported = gr.File(label="Export", interactive=False, elem_id="export-file", visible=False)
     transcript = gr.Markdown(elem_id="transcript")
 
     sessions = SessionList(picker, gr.State(None))

@@ -35,6 +35,9 @@ CSS = """
 .ink-status {min-height: 1.6rem}
 .ink-status p {margin: 0 !important}
 #top-bar {align-items: center}
+#top-bar button {flex: 0 0 auto !important; width: auto !important; white-space: nowrap}
+.ink-field-row {align-items: flex-end !important}
+.ink-field-row > button {flex: 0 0 auto !important; width: auto !important; margin-bottom: .5rem}
 #takes-row {align-items: center}
 #brand h1 {margin: 0}
 @media (max-width: 640px) {

@@ -64,7 +64,7 @@ def test_rename_and_delete_after_a_question(store, writer) -> None:
 
 def test_picking_another_session_clears_the_last_ones_link_and_question() -> None:
     link, exported, confirm, status = history.picked(7)
-    assert (link, exported, confirm["visible"], status) == ("", None, False, "")
+    assert (link, exported["value"], exported["visible"], confirm["visible"], status) == ("", None, False, False, "")
 
 
 DATE_LINE = re.compile(r"Exported from Inkwell on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
@@ -75,7 +75,9 @@ PIRATE_HEADING = re.compile(r"Pirate · strength 1\.5 · temperature 0\.7 · top
 def test_markdown_and_text_exports_carry_date_style_and_settings(store, writer) -> None:
     services = make_services(ScriptedEngine([]), store)
     sid = seed_session(store, writer, "Sea / poem")
-    path, status = history.export(services, writer, sid, "markdown")
+    box, status = history.export(services, writer, sid, "markdown")
+    assert box["visible"] is True
+    path = box["value"]
     markdown = Path(path).read_text()
     assert Path(path).name == "Sea-poem.md" and status == "Exported “Sea / poem” as Markdown."
     lines = markdown.splitlines()
@@ -84,6 +86,7 @@ def test_markdown_and_text_exports_carry_date_style_and_settings(store, writer) 
     assert re.search(r"## " + PIRATE_HEADING.pattern + r"\n\nThe sea sings\n", markdown)
     assert markdown.count("The sea sings") == 1
     text_path, status = history.export(services, writer, sid, "text")
+    text_path = text_path["value"]
     text = Path(text_path).read_text()
     assert Path(text_path).suffix == ".txt" and status.endswith("as plain text.")
     assert text.startswith("Sea / poem\n==========\n") and DATE_LINE.search(text) and "#" not in text
@@ -95,6 +98,7 @@ def test_docx_export_is_a_word_document_with_date_style_and_settings(store, writ
     services = make_services(ScriptedEngine([]), store)
     sid = seed_session(store, writer)
     path, status = history.export(services, writer, sid, "docx")
+    path = path["value"]
     assert Path(path).name == "Sea-poem.docx" and status == "Exported “Sea poem” as Word (.docx)."
     document = Document(path)
     assert document.core_properties.title == "Sea poem"
@@ -110,13 +114,14 @@ def test_docx_export_leaves_out_characters_word_cannot_hold(store, writer, tmp_p
     sid = store.new_session(writer.user_id, "Odd bytes", "poetry")
     mid = store.start_generation(writer.user_id, sid, "Go", "poetry", 1.0, {})
     store.finish_generation(mid, GenerationRecord("bell\x07 and\x00 null\ttab", "complete"))
-    path, status = history.export(make_services(ScriptedEngine([]), store), writer, sid, "docx")
-    assert status.startswith("Exported") and Document(path).paragraphs[-1].text == "bell and null\ttab"
+    box, status = history.export(make_services(ScriptedEngine([]), store), writer, sid, "docx")
+    assert status.startswith("Exported") and Document(box["value"]).paragraphs[-1].text == "bell and null\ttab"
 
 
 def test_export_refusals_are_words(store, writer) -> None:
     services = make_services(ScriptedEngine([]), store)
-    assert history.export(services, writer, None, "docx") == (None, "⚠️ Pick a session first.")
+    box, status = history.export(services, writer, None, "docx")
+    assert (box["visible"], status) == (False, "⚠️ Pick a session first.")
     assert history.export(services, None, 1, "text")[1].startswith("⚠️ Log in")
 
 
