@@ -39,11 +39,21 @@ def heading(message: MessageRow, gallery: Gallery | None = None) -> str:
     return " · ".join(parts)
 
 
+_LINE_BREAK = re.compile(r"(?<![\n ]{2})(?<!\n)\n(?!\n)")
+
+
+def hard_breaks(text: str) -> str:
+    """Markdown that keeps a text's single line breaks (a poem's lines), which Markdown would join."""
+    return _LINE_BREAK.sub("  \n", text)
+
+
 def to_markdown(transcript: Transcript, gallery: Gallery | None = None, now: datetime | None = None) -> str:
-    """The session as Markdown: a title and date, then each prompt and text under its own heading."""
+    """The session as Markdown: a title and date, then each prompt and text under its own heading (line
+    breaks kept)."""
     parts = [f"# {transcript.title}", f"*{exported_on(now)}*"]
     for m in transcript.messages:
-        body = "> " + m.content.replace("\n", "\n> ") if m.role == "user" else m.content
+        text = hard_breaks(m.content)
+        body = "> " + text.replace("\n", "\n> ") if m.role == "user" else text
         parts.append(f"## {heading(m, gallery)}\n\n{body}")
     return "\n\n".join(parts) + "\n"
 

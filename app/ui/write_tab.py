@@ -13,6 +13,7 @@ import gradio as gr
 from app.ui import auth
 from app.ui.controls_panel import ControlsPanel, build_controls
 from app.ui.draft import Draft
+from app.ui.export import hard_breaks
 from app.ui.gallery_panel import build_gallery
 from app.ui.services import Services
 from app.ui.writer import browse, counts, edit, new_piece, run_take, undo
@@ -51,8 +52,8 @@ def wire_stop(button: gr.Button, events: list, status: gr.Markdown, unlock: list
 
 
 def render(text: str, on: bool) -> Any:
-    """The formatted (Markdown) view of the text, shown only when asked for."""
-    return gr.update(value=text if on else "", visible=bool(on))
+    """The formatted (Markdown) view of the text (its line breaks kept), shown only when asked for."""
+    return gr.update(value=hard_breaks(text or "") if on else "", visible=bool(on))
 
 
 def _buttons() -> dict[str, gr.Button]:

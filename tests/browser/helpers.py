@@ -79,6 +79,7 @@ def pick(page: Any, elem_id: str, option: str) -> None:
     """Choose ``option`` in a Gradio dropdown."""
     box = page.locator(f"#{elem_id} input")
     for attempt in range(3):  # the list re-renders while it refreshes: open it again
+        box.blur()  # a box still focused (its list closed with Esc) opens its list on a fresh focus only
         box.click()
         box.fill(option)  # the list shows only the options matching what the box holds
         try:

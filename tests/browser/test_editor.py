@@ -99,7 +99,7 @@ def test_exports_in_three_formats_carry_date_style_and_settings(page: Any, url: 
     body = markdown.read_text(encoding="utf-8")
     assert markdown.name == "Export-me.md" and body.startswith("# Export me\n")
     assert DATE_LINE.search(body) and "## Prompt\n\n> Export me" in body
-    assert re.search(r"## " + SETTINGS.pattern + r"\n\n" + re.escape(text) + "\n", body)
+    assert re.search(r"## " + SETTINGS.pattern + r"\n\n" + re.escape(text.replace("\n", "  \n")) + "\n", body)
 
     plain = _download(page, "text", tmp_path)
     body = plain.read_text(encoding="utf-8")

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 from docx import Document
 
 from app.ui import history
+from app.ui.export import hard_breaks, to_markdown
+from app.ui.store import MessageRow, Transcript
 from app.ui.store import GenerationRecord
 from tests.ui.fakes import ScriptedEngine, make_services
 
@@ -116,6 +118,14 @@ def test_docx_export_leaves_out_characters_word_cannot_hold(store, writer, tmp_p
     store.finish_generation(mid, GenerationRecord("bell\x07 and\x00 null\ttab", "complete"))
     box, status = history.export(make_services(ScriptedEngine([]), store), writer, sid, "docx")
     assert status.startswith("Exported") and Document(box["value"]).paragraphs[-1].text == "bell and null\ttab"
+
+
+def test_markdown_keeps_a_poems_line_breaks() -> None:
+    assert hard_breaks("Roses red,\nviolets blue.\n\nNew stanza") == "Roses red,  \nviolets blue.\n\nNew stanza"
+    assert hard_breaks("already  \nbroken") == "already  \nbroken"
+    transcript = Transcript("Poem", [MessageRow("user", "one\ntwo"), MessageRow("assistant", "a\nb")])
+    markdown = to_markdown(transcript)
+    assert "> one  \n> two" in markdown and markdown.endswith("a  \nb\n")
 
 
 def test_export_refusals_are_words(store, writer) -> None:
