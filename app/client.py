@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,17 +79,41 @@ class ChatDelta:
     completion_tokens: int | None = None
 
 
-def error_message(status: int, payload: bytes) -> str:
-    """Turn an error response (OpenAI error JSON or anything else) into words."""
-    try:
-        message = json.loads(payload)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        message = payload.decode("utf-8", "replace").strip()[:300] or f"HTTP {status}"
+BUSY = "The writing engine is busy right now. Please try again in a moment."
+UNREACHABLE = "The writing engine can't be reached right now. Please try again in a moment."
+FAILED = "Something went wrong while writing. Please try again; if it keeps happening, tell whoever runs Inkwell."
+KEY_REFUSED = "The writing engine refused this app's key. Ask whoever runs Inkwell to check its API key."
+NO_STYLE = "This style isn't available right now. Pick another style."
+TOO_LONG = ("The prompt and the length you asked for don't fit in what the model can read at once{limit}. "
+            "Shorten the prompt or choose a shorter length.")
+_TOO_LONG = re.compile(r"exceeds max_model_len (\d+)|maximum context length is (\d+)|too long", re.I)
+
+
+def plain_message(status: int | None, detail: str) -> str:
+    """What a writer is told about a failed call: what happened and what to do, never internals.
+
+    ``detail`` (the server's own message) goes to the server log instead."""
+    too_long = _TOO_LONG.search(detail)
+    if too_long:
+        limit = too_long.group(1) or too_long.group(2)
+        return TOO_LONG.format(limit=f" ({limit} tokens)" if limit else "")
     if status in (429, 503):
-        return f"The engine is busy right now, please try again in a moment. ({message})"
-    if status == 401:
-        return f"The engine refused our API key. ({message})"
-    return str(message)
+        return BUSY
+    if status in (401, 403):
+        return KEY_REFUSED
+    if status == 404:
+        return NO_STYLE
+    return FAILED
+
+
+def error_message(status: int, payload: bytes) -> str:
+    """Turn an error response (OpenAI error JSON or anything else) into words; log the detail."""
+    try:
+        detail = str(json.loads(payload)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        detail = payload.decode("utf-8", "replace").strip()[:300] or f"HTTP {status}"
+    log.warning("engine answered %d: %s", status, detail)
+    return plain_message(status, detail)
 
 
 def parse_frame(data: str) -> ChatDelta:
@@ -96,9 +121,12 @@ def parse_frame(data: str) -> ChatDelta:
     try:
         chunk = json.loads(data)
     except ValueError as exc:
-        raise EngineError(f"The engine sent a malformed stream frame: {data[:80]!r}") from exc
+        log.warning("malformed stream frame from the engine: %r", data[:200])
+        raise EngineError(FAILED) from exc
     if "error" in chunk:
-        raise EngineError(str(chunk["error"].get("message", chunk["error"])))
+        detail = str(chunk["error"].get("message", chunk["error"]))
+        log.warning("engine stream failed: %s", detail)
+        raise EngineError(plain_message(None, detail))
     usage = chunk.get("usage") or {}
     choices = chunk.get("choices") or [{}]
     choice = choices[0]
@@ -153,8 +181,7 @@ class EngineClient:
 
     def _unreachable(self, exc: Exception) -> EngineError:
         log.warning("engine call to %s failed: %r", self.base_url, exc)
-        return EngineError(f"The writing engine at {self.base_url} can't be reached right now "
-                           f"({type(exc).__name__}). Please try again.")
+        return EngineError(UNREACHABLE)
 
 
 def engine_base_url(settings: Any) -> str:

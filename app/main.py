@@ -17,6 +17,8 @@ from app.catalog import Catalog
 from app.catalog_store import CatalogStore
 from app.database import Database
 from app.errors import install_error_handlers
+from app.gate import ClosedGate
+from app.lifecycle import Stopping, shut_down_in_background
 from app.routes import adapters, health, openai, styles
 from app.routes.fallback import install_fallback_routes
 from app.settings import Settings
@@ -34,8 +36,10 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
     store = CatalogStore(database.sessions)
     catalog = build_catalog(settings, store, str(engine.config.model) if engine is not None else settings.model)
     usage = UsageRecorder(catalog, store)
-    app = FastAPI(title="Inkwell", version="0.1.0", lifespan=_lifespan(settings, engine, database, store, usage))
-    app.state.settings = settings
+    stopping = Stopping()
+    app = FastAPI(title="Inkwell", version="0.1.0",
+                  lifespan=_lifespan(settings, engine, database, store, usage, stopping))
+    app.state.settings, app.state.stopping = settings, stopping
     install_error_handlers(app)
     app.add_middleware(ContentLengthLimit, max_bytes=settings.max_request_bytes)
     routers = [openai.router, adapters.router, styles.router, health.router]
@@ -43,12 +47,14 @@ def create_app(settings: Settings, engine: Any = None) -> FastAPI:
         app.include_router(router, max_body_size=settings.max_request_bytes)
     install_fallback_routes(app, routers)
     if settings.enable_ui:
-        _mount_ui(app, settings, database, catalog, usage)
+        _mount_ui(app, settings, database, catalog, usage, stopping)
+    elif settings.api_key:  # the UI's mount closes the docs itself (and the UI when it must)
+        app.add_middleware(ClosedGate, api_key=settings.api_key)
     return app
 
 
 def _lifespan(settings: Settings, engine: Any, database: Database, store: CatalogStore,
-              usage: UsageRecorder) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+              usage: UsageRecorder, stopping: Stopping) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start: the engine (built now unless given), its adapters, the usage flusher; stop them at the end."""
 
     @asynccontextmanager
@@ -56,6 +62,7 @@ def _lifespan(settings: Settings, engine: Any, database: Database, store: Catalo
         llm = engine if engine is not None else await asyncio.to_thread(build_engine, settings)
         state = build_state(settings, llm, usage.catalog, store, usage)
         state.engine.start()
+        stopping.on_stop(shut_down_in_background(state.engine))
         app.state.inkwell = state
         await restore_adapters(state)
         flusher = asyncio.create_task(usage.run())
@@ -72,7 +79,8 @@ def _lifespan(settings: Settings, engine: Any, database: Database, store: Catalo
     return lifespan
 
 
-def _mount_ui(app: FastAPI, settings: Settings, database: Database, catalog: Catalog, usage: UsageRecorder) -> None:
+def _mount_ui(app: FastAPI, settings: Settings, database: Database, catalog: Catalog, usage: UsageRecorder,
+              stopping: Stopping) -> None:
     """The writer's app at ``/`` on the same database and catalog (imported here: Gradio is slow to import).
 
     With ``--engine-url`` it lists and streams from the remote engine instead (``app.remote_catalog``)."""
@@ -83,4 +91,4 @@ def _mount_ui(app: FastAPI, settings: Settings, database: Database, catalog: Cat
     client = None
     if settings.engine_url:
         catalog, client = remote_ui(settings, catalog, usage)
-    mount(app, settings, build_services(settings, DbStore(database.sessions), catalog, client))
+    mount(app, settings, build_services(settings, DbStore(database.sessions), catalog, client, stopping.event))

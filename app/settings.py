@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=7860, ge=0, le=65535)
     api_key: str | None = None
+    allow_guests: bool | None = None  # guest mode and the embed without an account; default: on unless api_key
     admin_key: str | None = None
+    session_secret: str | None = None  # signs the UI's session cookies; default: a secret kept beside the DB
     database_url: str | None = None
     engine_url: str | None = None  # the UI streams from this OpenAI-compatible /v1 instead of ours
     enable_ui: bool = True  # mount the Gradio UI (app.ui) when it is installed
@@ -57,6 +59,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.split(":") if part]
         return value
+
+    @property
+    def guests_allowed(self) -> bool:
+        """Whether the writer's app lets visitors in without an account (guest mode, the embed): as told,
+        else only when no API key closes the server."""
+        return self.allow_guests if self.allow_guests is not None else self.api_key is None
 
     @property
     def base_model_name(self) -> str:

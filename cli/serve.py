@@ -44,7 +44,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--host", default=_S, help="address to bind (default 127.0.0.1)")
     add("--port", type=int, default=_S, help="port (default 7860)")
     add("--api-key", default=_S, help="require this bearer key on /v1 (env INKWELL_API_KEY)")
+    add("--allow-guests", action=argparse.BooleanOptionalAction, default=_S,
+        help="guest mode and the embed for visitors without an account (default: on, off with --api-key)")
     add("--admin-key", default=_S, help="key for adapter management (env INKWELL_ADMIN_KEY)")
+    add("--session-secret", default=_S,
+        help="secret signing the UI's session cookies (env INKWELL_SESSION_SECRET; default: kept beside the DB)")
     add("--adapter-roots", nargs="+", default=_S, metavar="DIR",
         help="folders runtime adapters may be loaded from (env INKWELL_ADAPTER_ROOTS, colon-separated)")
     add("--dtype", default=_S, choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype")
@@ -74,12 +78,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start uvicorn with the app."""
+    """Start uvicorn with the app; SIGTERM or Ctrl+C ends open streams (stored as aborted) and exits
+    within seconds, even with browser tabs still open."""
     import uvicorn
 
+    from app.lifecycle import GRACE_S, StoppingServer
     from app.main import create_app
 
     settings = settings_from_args(args)
     log.info("serving on http://%s:%d", settings.host, settings.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                            timeout_graceful_shutdown=GRACE_S)
+    StoppingServer(config, app.state.stopping).run()
     return 0

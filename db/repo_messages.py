@@ -109,6 +109,63 @@ def finish_generation(
     return message
 
 
+def save_partial(s: Session, *, message_id: int, content: str) -> bool:
+    """Store the text a pending reply has so far (a kill -9 keeps it); False once it is no longer pending."""
+    message = s.get(Message, check_id(message_id, "message_id"))
+    if message is None or message.status is not MessageStatus.PENDING:
+        return False
+    message.content = check_text(content, "content", allow_empty=True, strip=False)
+    s.commit()
+    return True
+
+
+def _owned_reply(s: Session, owner_id: int, message_id: int) -> Message:
+    message = s.get(Message, check_id(message_id, "message_id"))
+    if message is None or message.role is not MessageRole.ASSISTANT \
+            or owned_session(s, owner_id=owner_id, session_id=message.session_id) is None:
+        raise NotFoundError(f"message {message_id} not found")
+    return message
+
+
+def reopen_generation(s: Session, *, owner_id: int, message_id: int, content: str) -> Message:
+    """Make a finished reply pending again with ``content`` (the text a continuation extends)."""
+    message = _owned_reply(s, owner_id, message_id)
+    if message.status is MessageStatus.PENDING:
+        raise ValueError(f"message {message_id} is still being generated")
+    message.content = check_text(content, "content", allow_empty=True, strip=False)
+    message.status, message.finished_at, message.error = MessageStatus.PENDING, None, None
+    message.session.updated_at = utcnow()
+    s.commit()
+    return message
+
+
+def edit_reply(s: Session, *, owner_id: int, message_id: int, content: str) -> Message:
+    """Replace the text of one of the owner's finished replies (the writer's own edits)."""
+    message = _owned_reply(s, owner_id, message_id)
+    if message.status is MessageStatus.PENDING:
+        raise ValueError(f"message {message_id} is still being generated")
+    message.content = check_text(content, "content", allow_empty=True, strip=False)
+    message.session.updated_at = utcnow()
+    s.commit()
+    return message
+
+
+def delete_reply(s: Session, *, owner_id: int, message_id: int) -> bool:
+    """Delete one of the owner's replies with the prompt stored with it; False if it is not theirs."""
+    try:
+        reply = _owned_reply(s, owner_id, message_id)
+    except NotFoundError:
+        return False
+    prompt = s.scalar(select(Message).where(
+        Message.session_id == reply.session_id, Message.role == MessageRole.USER, Message.id < reply.id,
+        Message.created_at == reply.created_at).order_by(Message.id.desc()).limit(1))
+    for message in (reply, prompt):
+        if message is not None:
+            s.delete(message)
+    s.commit()
+    return True
+
+
 def list_messages(s: Session, *, owner_id: int, session_id: int) -> list[Message]:
     """The session's messages, oldest first; empty if the session is not the owner's."""
     if owned_session(s, owner_id=owner_id, session_id=session_id) is None:

@@ -1,4 +1,4 @@
-"""The style picker, its gallery cards, and the strength and sampling sliders."""
+"""The style picker, the length presets and the strength and sampling sliders of the Write tab."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import gradio as gr
 
 from app.ui.gallery import Controls, Gallery
 
-CARDS_PER_ROW = 3
+# Length presets beside max tokens: (label, tokens); a sonnet is 14 lines of about ten syllables.
+LENGTHS = [("A line", 24), ("A paragraph", 128), ("A sonnet", 176), ("A page", 512)]
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class ControlsPanel:
     temperature: gr.Slider
     top_p: gr.Slider
     max_tokens: gr.Slider
+    length: gr.Radio
 
     def sliders(self) -> list[gr.Slider]:
         """strength, temperature, top-p, max tokens: the order ``Controls`` takes them."""
@@ -35,7 +37,12 @@ def defaults_for(gallery: Gallery, style_id: str | None) -> tuple[Any, ...]:
     return d.strength, d.temperature, d.top_p, d.max_tokens
 
 
-def _sliders(initial: Controls, show_strength: bool = True) -> tuple[gr.Slider, ...]:
+def preset_for(max_tokens: float) -> str | None:
+    """The length preset matching a max-tokens value, if any."""
+    return next((label for label, tokens in LENGTHS if tokens == int(max_tokens)), None)
+
+
+def _sliders(initial: Controls, show_strength: bool) -> tuple[gr.Slider, ...]:
     """The four sliders, not yet rendered (strength hidden when the engine ignores it)."""
     return (
         gr.Slider(0, 2, value=initial.strength, step=0.05, label="Style strength", render=False,
@@ -44,36 +51,29 @@ def _sliders(initial: Controls, show_strength: bool = True) -> tuple[gr.Slider, 
         gr.Slider(0, 2, value=initial.temperature, step=0.05, label="Temperature", render=False,
                   elem_id="temperature"),
         gr.Slider(0.05, 1, value=initial.top_p, step=0.05, label="Top-p", render=False, elem_id="top-p"),
-        gr.Slider(16, 2048, value=initial.max_tokens, step=16, label="Max tokens", render=False,
+        gr.Slider(8, 2048, value=initial.max_tokens, step=8, label="Max tokens", render=False,
                   elem_id="max-tokens"),
     )
 
 
-def _gallery(gallery: Gallery, outputs: list[Any]) -> None:
-    """Cards of every style, each with a button that picks it (and its defaults)."""
-    ids = list(gallery.cards)
-    for start in range(0, len(ids), CARDS_PER_ROW):
-        with gr.Row():
-            for style_id in ids[start:start + CARDS_PER_ROW]:
-                with gr.Column(min_width=220):
-                    gr.HTML(gallery.card_html(style_id))
-                    button = gr.Button(f"Use {gallery.cards[style_id].name}", size="sm",
-                                       elem_id=f"use-{style_id}")
-                button.click(lambda sid=style_id: (sid, *defaults_for(gallery, sid)), outputs=outputs)
-
-
 def build_controls(gallery: Gallery) -> ControlsPanel:
-    """Render the gallery, the style dropdown and the sliders; wire defaults on style changes."""
+    """Render the style row (style, length, max tokens, a slot for one more compact control) and the
+    sampling accordion; wire a style's defaults on style changes and presets onto max tokens."""
     first = gallery.first()
-    panel = ControlsPanel(gr.Dropdown(gallery.choices(), value=first, label="Style", elem_id="style",
-                                      render=False),
-                          *_sliders(gallery.cards[first].defaults if first else Controls(),
-                                    gallery.lora_scale_supported))
-    with gr.Accordion("Style gallery", open=True, elem_id="gallery"):
-        _gallery(gallery, [panel.style, *panel.sliders()])
-    panel.style.render()
-    with gr.Accordion("Strength and sampling", open=False), gr.Row():
-        for slider in panel.sliders():
+    initial = gallery.cards[first].defaults if first else Controls()
+    strength, temperature, top_p, max_tokens = _sliders(initial, gallery.lora_scale_supported)
+    with gr.Row(equal_height=True, elem_id="style-row"):
+        style = gr.Dropdown(gallery.choices(), value=first, label="Style", elem_id="style", min_width=160)
+        length = gr.Radio([label for label, _ in LENGTHS], value=preset_for(initial.max_tokens), label="Length",
+                          elem_id="length", min_width=260, scale=2)
+        max_tokens.render()
+        gr.Column(min_width=0, scale=0, elem_id="extra-control")  # room for one more compact control
+    with gr.Accordion("Strength and sampling", open=False, elem_id="sampling"), gr.Row():
+        for slider in (strength, temperature, top_p):
             slider.render()
-    panel.style.input(lambda sid: defaults_for(gallery, sid), inputs=panel.style, outputs=panel.sliders())
+    panel = ControlsPanel(style, strength, temperature, top_p, max_tokens, length)
+    style.change(lambda sid: defaults_for(gallery, sid), inputs=style, outputs=panel.sliders())
+    tokens = dict(LENGTHS)
+    length.input(lambda label: tokens.get(label, gr.update()), length, max_tokens)
+    max_tokens.change(preset_for, max_tokens, length)
     return panel

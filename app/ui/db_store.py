@@ -19,7 +19,7 @@ def _viewer(user: User) -> Viewer:
 
 
 def _transcript(session: WritingSession, messages: list[Message]) -> Transcript:
-    rows = [MessageRow(m.role.value, m.content, m.style, m.status.value)
+    rows = [MessageRow(m.role.value, m.content, m.style, m.status.value, m.id, m.lora_scale, m.params, m.created_at)
             for m in messages if m.role.value in ("user", "assistant")]
     return Transcript(session.title, rows)
 
@@ -59,6 +59,11 @@ class DbStore:
             name = f"guest-{secrets.token_hex(4)}"
             return _viewer(repo.create_user(s, username=name, password=None, role="guest"))
 
+    def viewer(self, user_id: int, username: str) -> Viewer | None:
+        with self._session() as s:
+            user = repo.get_user(s, user_id=user_id)
+            return _viewer(user) if user is not None and user.username == username else None
+
     def new_session(self, owner_id: int, title: str, style: str) -> int:
         with self._session() as s:
             return repo.create_session(s, owner_id=owner_id, title=title, style=style).id
@@ -96,6 +101,23 @@ class DbStore:
             repo.finish_generation(s, message_id=message_id, content=record.content, status=record.status,
                                    prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
                                    ttft_ms=record.ttft_ms, latency_ms=record.latency_ms)
+
+    def continue_generation(self, owner_id: int, message_id: int, text: str) -> None:
+        with self._session() as s:
+            repo.reopen_generation(s, owner_id=owner_id, message_id=message_id, content=text)
+
+    def save_partial(self, message_id: int, text: str) -> None:
+        with self._session() as s:
+            repo.save_partial(s, message_id=message_id, content=text)
+
+    def edit_take(self, owner_id: int, message_id: int, text: str) -> None:
+        with self._session() as s:
+            repo.edit_reply(s, owner_id=owner_id, message_id=message_id, content=text)
+
+    def delete_take(self, owner_id: int, message_id: int) -> None:
+        with self._session() as s:
+            if not repo.delete_reply(s, owner_id=owner_id, message_id=message_id):
+                raise StoreError("That text no longer exists.")
 
     def share(self, owner_id: int, session_id: int) -> str:
         with self._session() as s:

@@ -109,6 +109,5 @@ class Gallery:
     def card_html(self, style_id: str) -> str:
         """A gallery card as HTML (escaped)."""
         card = self.cards[style_id]
-        sample = f'<p class="ink-sample">Try: “{html.escape(card.sample)}”</p>' if card.sample else ""
         return (f'<div class="ink-card" data-style="{html.escape(card.id)}">'
-                f"<h3>{html.escape(card.name)}</h3><p>{html.escape(card.description)}</p>{sample}</div>")
+                f"<h3>{html.escape(card.name)}</h3><p>{html.escape(card.description)}</p></div>")

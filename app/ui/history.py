@@ -9,11 +9,12 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui.draft import Draft
-from app.ui.export import to_markdown, write_export
+from app.ui.draft import Draft, Take
+from app.ui.export import FORMATS, to_markdown, write_export
+from app.ui.gallery import Gallery
 from app.ui.services import Services
-from app.ui.store import Transcript, Viewer
-from app.ui.writer import warn
+from app.ui.store import MessageRow, Transcript, Viewer
+from app.ui.writer import counts, warn
 
 
 def _owner(viewer: Viewer | None) -> int:
@@ -36,37 +37,65 @@ def session_choices(services: Services, viewer: Viewer | None) -> list[tuple[str
     return [(f"{r.title} · {r.updated_at:%Y-%m-%d %H:%M}" if r.updated_at else r.title, r.id) for r in rows]
 
 
-def refresh(services: Services, viewer: Viewer | None) -> Any:
-    """The session picker with the current list."""
-    return gr.update(choices=session_choices(services, viewer), value=None)
+def refresh(services: Services, viewer: Viewer | None, current: Any = None) -> Any:
+    """The session picker with the current list, the session ``current`` still picked if it is there."""
+    choices = session_choices(services, viewer)
+    return gr.update(choices=choices, value=current if any(v == current for _, v in choices) else None)
 
 
-def draft_from(transcript: Transcript, session_id: int) -> Draft:
-    """Reopen a session in the writer: its last prompt, and every take since that prompt was first asked.
+def reload_list(services: Services, viewer: Viewer | None, current: Any,
+                shown: list[tuple[str, int]] | None) -> tuple[Any, list[tuple[str, int]]]:
+    """The picker when the list may have changed (History opened, Refresh, a sign-in): untouched when the
+    list is what the page shows already, so an open list is not re-rendered under the writer's pointer
+    and their pick is kept. Returns (picker, the list now shown)."""
+    choices = session_choices(services, viewer)
+    if shown is not None and choices == [tuple(c) for c in shown]:
+        return gr.update(), shown
+    return refresh(services, viewer, current), choices
+
+
+def _take(gallery: Gallery, m: MessageRow) -> Take:
+    card = gallery.cards.get(m.style or "")
+    at = f"{m.created_at:%Y-%m-%d %H:%M}" if m.created_at else ""
+    return Take(m.content, m.style, card.name if card else (m.style or ""),
+                m.lora_scale if m.lora_scale is not None else 1.0, at, m.id)
+
+
+def draft_from(transcript: Transcript, session_id: int, gallery: Gallery) -> Draft:
+    """Reopen a session in the writer: its last prompt, and every take since that prompt was first asked,
+    each with its style, strength and time.
 
     Regenerate stores the prompt again with each take, so a repeated prompt keeps collecting takes."""
     prompt, takes = "", []
     for m in transcript.messages:
         if m.role == "assistant":
-            takes.append(m)
+            takes.append(_take(gallery, m))
         elif m.content != prompt:
             prompt, takes = m.content, []
     style = takes[-1].style if takes else None
-    return Draft(session_id, prompt, style, [m.content for m in takes], len(takes) - 1)
+    return Draft(session_id, prompt, style, takes, len(takes) - 1)
 
 
 def open_session(services: Services, viewer: Viewer | None, session_id: Any) -> tuple:
-    """Show the transcript and load the session into the writer.
+    """Show the transcript and load the session into the writer, in the style of its last take.
 
-    Returns (transcript markdown, draft, prompt, text, alternative label, status)."""
+    Returns (transcript markdown, draft, prompt, text, take label, style, counts, status)."""
     try:
         sid = _chosen(session_id)
         transcript = services.store.transcript(_owner(viewer), sid)
     except ValueError as exc:
-        return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), warn(str(exc))
-    draft = draft_from(transcript, sid)
-    return (to_markdown(transcript), draft, draft.prompt, draft.current(), draft.label(),
-            f"Opened “{transcript.title}”: it is in the Write tab too.")
+        return (*[gr.update()] * 7, warn(str(exc)))
+    draft = draft_from(transcript, sid, services.gallery)
+    style = draft.style if draft.style in services.gallery.cards else gr.update()
+    return (to_markdown(transcript, services.gallery), draft, draft.prompt, draft.current(), draft.label(), style,
+            counts(draft.current()), f"Opened “{transcript.title}”: it is in the Write tab too.")
+
+
+def picked(session_id: Any) -> tuple[str, Any, Any, str]:
+    """A newly picked session: no share link, export or delete question left from the one before.
+
+    Returns (share link, export file, confirm row, status)."""
+    return "", gr.update(value=None, visible=False), gr.update(visible=False), ""
 
 
 def rename(services: Services, viewer: Viewer | None, session_id: Any, title: str) -> tuple[Any, str]:
@@ -77,26 +106,37 @@ def rename(services: Services, viewer: Viewer | None, session_id: Any, title: st
         services.store.rename_session(_owner(viewer), _chosen(session_id), title.strip())
     except ValueError as exc:
         return gr.update(), warn(str(exc))
-    return refresh(services, viewer), f"Renamed to “{title.strip()}”."
+    return refresh(services, viewer, session_id), f"Renamed to “{title.strip()}”."
 
 
-def delete(services: Services, viewer: Viewer | None, session_id: Any) -> tuple[Any, str, str]:
-    """Delete a session; returns (picker, transcript, status)."""
+def ask_delete(services: Services, viewer: Viewer | None, session_id: Any) -> tuple[Any, str]:
+    """First step of Delete: ask, naming the session; returns (confirm row, status)."""
+    try:
+        title = services.store.transcript(_owner(viewer), _chosen(session_id)).title
+    except ValueError as exc:
+        return gr.update(visible=False), warn(str(exc))
+    return gr.update(visible=True), f"Delete “{title}” with all its texts? This can't be undone."
+
+
+def delete(services: Services, viewer: Viewer | None, session_id: Any) -> tuple[Any, str, str, Any]:
+    """Delete a session once confirmed; returns (picker, transcript, status, confirm row)."""
+    hidden = gr.update(visible=False)
     try:
         services.store.delete_session(_owner(viewer), _chosen(session_id))
     except ValueError as exc:
-        return gr.update(), gr.update(), warn(str(exc))
-    return refresh(services, viewer), "", "Session deleted."
+        return gr.update(), gr.update(), warn(str(exc)), hidden
+    return refresh(services, viewer), "", "Session deleted.", hidden
 
 
 def export(services: Services, viewer: Viewer | None, session_id: Any, fmt: str) -> tuple[Any, str]:
-    """Write a Markdown or text export; returns (file, status)."""
+    """Write a Markdown, text or Word export (with date, styles and settings); returns (the file box, shown
+    only with a file in it, and the status)."""
     try:
         transcript = services.store.transcript(_owner(viewer), _chosen(session_id))
-        path = write_export(transcript, fmt)
+        path = write_export(transcript, fmt, services.gallery)
     except ValueError as exc:
-        return None, warn(str(exc))
-    return str(path), f"Exported “{transcript.title}” as {fmt}."
+        return gr.update(value=None, visible=False), warn(str(exc))
+    return gr.update(value=str(path), visible=True), f"Exported “{transcript.title}” as {FORMATS[fmt][1]}."
 
 
 def share_url(request: gr.Request | None, token: str) -> str:

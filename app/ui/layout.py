@@ -1,7 +1,8 @@
-"""The whole Gradio app: sign-in, the writer (gallery, Write, Compare, History) and the embed writer.
+"""The whole Gradio app: sign-in, the writer (Write, Compare, History) and the embed writer.
 
-Which of the three shows is decided on page load: ``?embed=1`` shows only the embed writer,
-otherwise the sign-in panel until someone signs in.
+Which of the three shows is decided on page load: ``?embed=1`` shows only the embed writer;
+otherwise a verified session cookie brings the writer back (with their latest piece), else the
+sign-in panel shows.
 """
 
 from __future__ import annotations
@@ -11,21 +12,16 @@ from typing import Any
 import gradio as gr
 
 from app.ui import auth, history
-from app.ui.gallery import Gallery
 from app.ui.compare_tab import build_compare_tab
-from app.ui.controls_panel import build_controls
 from app.ui.draft import Draft
 from app.ui.embed import build_embed, embed_title
+from app.ui.gallery import Gallery
 from app.ui.history_tab import build_history_tab
+from app.ui.page_js import DARK_TOGGLE_JS
 from app.ui.services import Services
 from app.ui.signin_panel import build_signin
-from app.ui.write_tab import build_write_tab
-
-CSS = """
-.ink-card h3 {margin: 0 0 .3rem 0}
-.ink-card p {margin: .2rem 0}
-.ink-sample {font-style: italic; opacity: .8; font-size: .9em}
-"""
+from app.ui.store import Viewer
+from app.ui.write_tab import WriteTab, build_write_tab
 
 
 def page_mode(gallery: Gallery, query: dict[str, str]) -> tuple[Any, ...]:
@@ -38,21 +34,31 @@ def page_mode(gallery: Gallery, query: dict[str, str]) -> tuple[Any, ...]:
 
 
 def _app_column(services: Services, viewer: gr.State, draft: gr.State) -> tuple[Any, ...]:
-    """The signed-in writer; returns (column, who line, log-out button, session picker)."""
+    """The signed-in writer; returns (column, who line, log-out button, session list, write tab)."""
     with gr.Column(visible=False, elem_id="app") as column:
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_id="top-bar"):
             who = gr.Markdown(elem_id="who")
-            log_out = gr.Button("Log out", size="sm", elem_id="log-out", scale=0)
-        panel = build_controls(services.gallery)
+            dark = gr.Button("◐ Dark mode", size="sm", elem_id="dark-toggle", scale=0, min_width=0)
+            log_out = gr.Button("Log out", size="sm", elem_id="log-out", scale=0, min_width=0)
+        dark.click(None, js=DARK_TOGGLE_JS)
         with gr.Tabs():
             with gr.Tab("Write", id="write"):
-                write = build_write_tab(services, viewer, draft, panel)
+                write = build_write_tab(services, viewer, draft)
             with gr.Tab("Compare", id="compare"):
-                build_compare_tab(services, viewer, panel)
+                build_compare_tab(services, viewer, write.panel)
             with gr.Tab("History", id="history") as history_tab:
-                picker = build_history_tab(services, viewer, draft, write)
-    history_tab.select(lambda v: history.refresh(services, v), viewer, picker)
-    return column, who, log_out, picker
+                sessions = build_history_tab(services, viewer, draft, write)
+    sessions.reload_on(history_tab.select, services, viewer)
+    return column, who, log_out, sessions, write
+
+
+def _resumed(services: Services, viewer: Viewer | None) -> tuple[Any, ...]:
+    """The writer's latest piece for the Write tab after a reload: (draft, prompt, text, label, counts)."""
+    rows = services.store.list_sessions(viewer.user_id) if viewer else []
+    if not rows:
+        return (gr.update(),) * 5
+    opened = history.open_session(services, viewer, rows[0].id)
+    return opened[1], opened[2], opened[3], opened[4], opened[6]
 
 
 def build_blocks(services: Services) -> gr.Blocks:
@@ -60,17 +66,31 @@ def build_blocks(services: Services) -> gr.Blocks:
     with gr.Blocks(title="Inkwell") as blocks:
         viewer, draft, embed_style = gr.State(None), gr.State(Draft()), gr.State(None)
         gr.Markdown("# ✒️ Inkwell", elem_id="brand")
-        signin = build_signin()
-        column, who, log_out, picker = _app_column(services, viewer, draft)
+        signin = build_signin(services.guests)
+        column, who, log_out, sessions, write = _app_column(services, viewer, draft)
         embed_column, embed_heading = build_embed(services, viewer, draft, embed_style)
         signed = [viewer, signin.column, column, who, signin.status]
         signin.wire(services, signed)
-        log_out.click(auth.log_out, None, signed)
-        who.change(lambda v: history.refresh(services, v), viewer, picker)
-
-        def on_load(request: gr.Request) -> tuple[Any, ...]:
-            return page_mode(services.gallery, dict(request.query_params))
-
-        blocks.load(on_load, None, [signin.column, column, embed_column, embed_style, embed_heading])
+        log_out.click(auth.log_out, None, [*signed, signin.username, signin.password, signin.token]).then(
+            None, js=auth.END_SESSION_JS)
+        sessions.reload_on(who.change, services, viewer)
+        _wire_load(blocks, services, signed, embed_column, embed_style, embed_heading, write, draft)
     blocks.queue(default_concurrency_limit=None)
     return blocks
+
+
+def _wire_load(blocks: gr.Blocks, services: Services, signed: list[Any], embed_column: Any, embed_style: gr.State,
+               embed_heading: gr.Markdown, write: WriteTab, draft: gr.State) -> None:
+    """On page load: the mode from the URL, and a writer signed in by cookie back where they were."""
+
+    def on_load(request: gr.Request) -> tuple[Any, ...]:
+        signin, app, embed, style, heading = page_mode(services.gallery, dict(request.query_params))
+        viewer = None if style is not None else auth.from_cookie(services, request)
+        if viewer is not None:
+            signin, app = gr.update(visible=False), gr.update(visible=True)
+            return (viewer, signin, app, auth.who_line(viewer), "", embed, style, heading,
+                    *_resumed(services, viewer))
+        return (None, signin, app, "", "", embed, style, heading, *(gr.update(),) * 5)
+
+    resumed = [draft, write.prompt, write.output, write.take_label, write.counts]
+    blocks.load(on_load, None, [*signed, embed_column, embed_style, embed_heading, *resumed])

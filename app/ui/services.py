@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from app.client import EngineClient
 from app.ui.gallery import Gallery
+from app.ui.session_cookie import SessionSigner
 from app.ui.store import Store
 
 
 @dataclass(frozen=True)
 class Services:
-    """The engine client, storage and style gallery the callbacks share."""
+    """The engine client, storage and style gallery the callbacks share.
+
+    ``signer`` signs the session cookies (None: sign-ins last as long as the tab); ``stopping`` is set
+    when the server begins to stop, so replies cut off by it are stored as aborted, not failed; ``guests``
+    is False when visitors need an account (no guest mode, no embed for strangers)."""
 
     client: EngineClient
     store: Store
     gallery: Gallery
+    signer: SessionSigner | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+    guests: bool = True

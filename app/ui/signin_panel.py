@@ -23,18 +23,23 @@ class SignInPanel:
     sign_up: gr.Button
     guest: gr.Button
     status: gr.Markdown
+    token: gr.Textbox
 
     def wire(self, services: Services, outputs: list[Any]) -> None:
-        """Route each action's (viewer, panel, app, who, status) result to ``outputs``."""
+        """Route each action's (viewer, panel, app, who, status) result to ``outputs`` (then the fields and
+        the token, which the page keeps as a cookie)."""
         fields = [self.username, self.password]
-        self.log_in.click(partial(auth.log_in, services), fields, outputs)
-        self.password.submit(partial(auth.log_in, services), fields, outputs)
-        self.sign_up.click(partial(auth.sign_up, services), fields, outputs)
-        self.guest.click(partial(auth.as_guest, services), None, outputs)
+        outputs = [*outputs, self.username, self.password, self.token]
+        for event, fn in ((self.log_in.click, auth.log_in), (self.password.submit, auth.log_in),
+                          (self.sign_up.click, auth.sign_up)):
+            event(partial(fn, services), fields, outputs).then(None, self.token, self.token, js=auth.KEEP_SESSION_JS)
+        self.guest.click(partial(auth.as_guest, services), None, outputs).then(
+            None, self.token, self.token, js=auth.KEEP_SESSION_JS)
 
 
-def build_signin() -> SignInPanel:
-    """Render the (initially hidden) panel; the layout wires it once the app column exists."""
+def build_signin(guests: bool = True) -> SignInPanel:
+    """Render the (initially hidden) panel; the layout wires it once the app column exists (no guest
+    button when the server lets no guests in)."""
     with gr.Column(visible=False, elem_id="signin") as column:
         gr.Markdown("## Welcome to Inkwell\nLog in, create an account, or try it as a guest.")
         username = gr.Textbox(label="Username", elem_id="username")
@@ -42,6 +47,7 @@ def build_signin() -> SignInPanel:
         with gr.Row():
             log_in = gr.Button("Log in", variant="primary", elem_id="log-in")
             sign_up = gr.Button("Sign up", elem_id="sign-up")
-            guest = gr.Button("Continue as guest", elem_id="guest")
+            guest = gr.Button("Continue as guest", elem_id="guest", visible=guests)
         status = gr.Markdown(elem_id="auth-status")
-    return SignInPanel(column, username, password, log_in, sign_up, guest, status)
+    token = gr.Textbox(visible=False, elem_id="session-token")
+    return SignInPanel(column, username, password, log_in, sign_up, guest, status, token)

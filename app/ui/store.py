@@ -46,6 +46,10 @@ class MessageRow:
     content: str
     style: str | None = None
     status: str = "complete"
+    id: int | None = None
+    lora_scale: float | None = None
+    params: dict[str, Any] | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class Store(Protocol):
     def guest(self) -> Viewer:
         """A fresh guest account (demo mode; it can never log in again)."""
 
+    def viewer(self, user_id: int, username: str) -> Viewer | None:
+        """The account with this id and name (a signed cookie's), or None when it is gone."""
+
     def new_session(self, owner_id: int, title: str, style: str) -> int:
         """Start a writing session; returns its id."""
 
@@ -104,6 +111,18 @@ class Store(Protocol):
 
     def finish_generation(self, message_id: int, record: GenerationRecord) -> None:
         """Store how a pending reply ended."""
+
+    def continue_generation(self, owner_id: int, message_id: int, text: str) -> None:
+        """Make a stored reply pending again with ``text``, the text a continuation extends."""
+
+    def save_partial(self, message_id: int, text: str) -> None:
+        """Store the text a pending reply has so far."""
+
+    def edit_take(self, owner_id: int, message_id: int, text: str) -> None:
+        """Replace a finished reply's text with the writer's edit."""
+
+    def delete_take(self, owner_id: int, message_id: int) -> None:
+        """Delete a reply and the prompt stored with it (undo of a generation)."""
 
     def share(self, owner_id: int, session_id: int) -> str:
         """The session's share token (made now unless it has one)."""

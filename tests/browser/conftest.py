@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 
@@ -82,40 +82,71 @@ def _site(root: Path, page: str) -> tuple[str, http.server.ThreadingHTTPServer]:
     return f"http://127.0.0.1:{httpd.server_address[1]}", httpd
 
 
-def _styles(root: Path, adapters: Path) -> Path:
-    for i, (sid, (name, description)) in enumerate(STYLES.items()):
+def _styles(root: Path, adapters: Path, styles: dict[str, tuple[str, str]], max_tokens: dict[str, int]) -> Path:
+    for i, (sid, (name, description)) in enumerate(styles.items()):
         (root / sid).mkdir(parents=True)
         (root / sid / "style.toml").write_text(
             STYLE_TOML.format(id=sid, name=name, description=description, adapter=adapters / f"a{i}",
-                              max_tokens=MAX_TOKENS))
+                              max_tokens=max_tokens.get(sid, MAX_TOKENS)))
     return root
+
+
+class WriterServer:
+    """The full app on one port and database, which can be stopped and started again (a restart)."""
+
+    def __init__(self, tmp: Path, styles: dict[str, tuple[str, str]] = STYLES,
+                 max_tokens: dict[str, int] | None = None) -> None:
+        self.tmp = tmp
+        self.model = make_tiny_model_dir(tmp / "model", "llama", max_position_embeddings=4096)
+        make_peft_adapters(self.model, [tmp / "adapters" / f"a{i}" for i in range(len(styles))], seed=7)
+        self.styles_dir = _styles(tmp / "styles", tmp / "adapters", styles, max_tokens or {})
+        probe = free_socket()
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._running: Any = None
+
+    def start(self, embed_origins: list[str] = (), **more: Any) -> Any:
+        """Build the app and serve it (``more``: further settings); returns the live server."""
+        from app.main import create_app
+        from app.settings import Settings
+
+        settings = Settings(host="127.0.0.1", port=self.port, served_model_name="tiny",
+                            database_url=f"sqlite:///{self.tmp / 'inkwell.db'}", embed_origins=list(embed_origins),
+                            styles_dir=self.styles_dir, adapter_roots=[self.tmp / "adapters"], **more)
+        app = create_app(settings, build_engine(self.model, max_model_len=2048))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        # The UI calls its own /v1, so the port is chosen before the app is built; ``live`` must use it.
+        self._context = live(app, sock)
+        self._running = self._context.__enter__()
+        return self._running
+
+    def stop(self) -> None:
+        """Stop the server (the database and the files stay)."""
+        if self._running is not None:
+            self._context.__exit__(None, None, None)
+            self._running = None
 
 
 @pytest.fixture(scope="module")
 def writer_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """The full app on a free port, plus an allowed and a refused embedding site."""
     _chromium_or_skip()
-    from app.main import create_app
-    from app.settings import Settings
-
     tmp = tmp_path_factory.mktemp("browser")
-    model = make_tiny_model_dir(tmp / "model", "llama", max_position_embeddings=4096)
-    make_peft_adapters(model, [tmp / "adapters" / f"a{i}" for i in range(len(STYLES))], seed=7)
-    sock = free_socket()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    frame = f'<!doctype html><title>host</title><iframe id="writer" src="{url}/?embed=1&style=verse" ' \
+    server = WriterServer(tmp)
+    frame = f'<!doctype html><title>host</title><iframe id="writer" src="{server.url}/?embed=1&style=verse" ' \
             'width="900" height="700"></iframe>'
     allowed, allowed_httpd = _site(tmp / "allowed", frame)
     refused, refused_httpd = _site(tmp / "refused", frame)
-    settings = Settings(host="127.0.0.1", port=sock.getsockname()[1], served_model_name="tiny",
-                        database_url=f"sqlite:///{tmp / 'inkwell.db'}", embed_origins=[allowed],
-                        styles_dir=_styles(tmp / "styles", tmp / "adapters"), adapter_roots=[tmp / "adapters"])
-    app = create_app(settings, build_engine(model, max_model_len=2048))
-    # The UI calls its own /v1, so the port is chosen before the app is built; ``live`` must use it.
-    with mock.patch("tests.app.conftest.free_socket", return_value=sock), live(app):
-        yield App(url, allowed, refused)
-    for httpd in (allowed_httpd, refused_httpd):
-        httpd.shutdown()
+    server.start(embed_origins=[allowed])
+    try:
+        yield App(server.url, allowed, refused)
+    finally:
+        server.stop()
+        for httpd in (allowed_httpd, refused_httpd):
+            httpd.shutdown()
 
 
 @pytest.fixture(scope="module")

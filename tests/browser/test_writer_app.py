@@ -2,50 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.browser.conftest import MAX_TOKENS, App, shot
+from tests.browser.helpers import PASSWORD, PROMPT, open_in_history, pick, value, wait_finished, watch
+from tests.browser.helpers import sign_up as _sign_up
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a long enough password"
-PROMPT = "Write about the sea"
+FINISHED = re.compile(r"Done\.|Stopped at the length limit")
 
 
 def sign_up(page: Any, app: App) -> str:
     """Open the app and create a fresh account; returns its name."""
-    name = f"writer-{uuid.uuid4().hex[:8]}"
-    page.goto(app.url, wait_until="load")
-    page.locator("#username textarea").fill(name)
-    page.locator("#password input").fill(PASSWORD)
-    page.locator("#sign-up").click()
-    page.locator("#who").get_by_text(name).wait_for()
-    return name
-
-
-def value(page: Any, elem_id: str) -> str:
-    return page.locator(f"#{elem_id} textarea").input_value()
-
-
-def status(page: Any, elem_id: str = "status") -> str:
-    return page.locator(f"#{elem_id}").inner_text().strip()
-
-
-def watch(sample: Callable[[], Any], done: Callable[[], bool], timeout: float = 60) -> list[Any]:
-    """Sample every 20 ms until ``done()``; returns the samples (the last one taken after done)."""
-    samples, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        finished = done()
-        samples.append(sample())
-        if finished:
-            return samples
-        time.sleep(0.02)
-    raise AssertionError(f"not done after {timeout}s; last sample {samples[-1]!r}")
+    return _sign_up(page, app.url)
 
 
 RECORD = """ids => {
@@ -67,11 +41,11 @@ def recorded(page: Any) -> list[tuple[int, ...]]:
 
 
 def generate(page: Any, button: str = "generate") -> list[int]:
-    """Press a writing button and return the output lengths seen until "Done."."""
+    """Press a writing button and return the output lengths seen until it ended."""
     record(page, "output")
     page.locator(f"#{button}").click()
     page.locator("#status").get_by_text("Writing…").wait_for()
-    page.locator("#status").get_by_text("Done.").wait_for()
+    wait_finished(page)
     return [sample[0] for sample in recorded(page)]
 
 
@@ -90,7 +64,9 @@ def test_sign_up_log_out_and_log_in(page: Any, writer_app: App) -> None:
 
 def test_pick_style_generate_regenerate(page: Any, writer_app: App) -> None:
     sign_up(page, writer_app)
+    page.locator("#gallery").get_by_text("Style gallery").click()  # the gallery starts closed
     page.locator("#use-pirate").click()
+    page.locator("#use-pirate").get_by_text("✓ Using Pirate").wait_for()
     page.locator("#prompt textarea").fill(PROMPT)
     lengths = generate(page)
     growing = sorted({n for n in lengths[:-1] if n})
@@ -99,9 +75,9 @@ def test_pick_style_generate_regenerate(page: Any, writer_app: App) -> None:
     first = value(page, "output")
     shot(page, "writer")
     generate(page, "regenerate")
-    page.locator("#alt-label").get_by_text("Alternative 2 of 2").wait_for()
+    page.locator("#alt-label").get_by_text("Take 2 of 2 · Pirate").wait_for()
     page.locator("#prev-alt").click()
-    page.locator("#alt-label").get_by_text("Alternative 1 of 2").wait_for()
+    page.locator("#alt-label").get_by_text("Take 1 of 2 · Pirate").wait_for()
     assert value(page, "output") == first
 
 
@@ -119,11 +95,8 @@ def test_stop_ends_the_request_on_the_server(page: Any, writer_app: App) -> None
     stopped_at = len(value(page, "output"))
     time.sleep(0.5)
     assert len(value(page, "output")) == stopped_at < MAX_TOKENS
-    page.get_by_role("tab", name="History").click()
-    page.locator("#session-picker input").click()
-    page.get_by_role("option", name="A story that never ends").first.click()
-    page.locator("#history-open").click()
-    page.locator("#transcript").get_by_text("legal, aborted").wait_for()
+    open_in_history(page, "A story that never ends")
+    page.locator("#transcript").get_by_text("aborted").first.wait_for()
 
 
 def test_compare_three_styles_stream_concurrently(page: Any, writer_app: App) -> None:
@@ -146,8 +119,7 @@ def test_share_link_opens_logged_out_and_can_be_revoked(page: Any, browser: Any,
     page.locator("#prompt textarea").fill("A shared poem")
     generate(page)
     page.get_by_role("tab", name="History").click()
-    page.locator("#session-picker input").click()
-    page.get_by_role("option", name="A shared poem").first.click()
+    pick(page, "session-picker", "A shared poem")
     page.locator("#history-share").click()
     watch(lambda: None, lambda: "/share/" in value(page, "share-link"))
     link = value(page, "share-link")
@@ -166,12 +138,13 @@ def test_embed_in_an_allowed_site_and_refused_elsewhere(page: Any, writer_app: A
     headers = httpx.get(f"{writer_app.url}/?embed=1&style=verse").headers
     assert headers["content-security-policy"] == f"frame-ancestors 'self' {writer_app.allowed_site}"
     assert "x-frame-options" not in headers
+    assert httpx.get(f"{writer_app.url}/").headers["content-security-policy"] == "frame-ancestors 'self'"
     page.goto(writer_app.allowed_site, wait_until="load")
     frame = page.frame_locator("#writer")
     frame.locator("#embed-title").get_by_text("Verse").wait_for()
     frame.locator("#embed-prompt textarea").fill(PROMPT)
     frame.locator("#embed-generate").click()
-    watch(lambda: None, lambda: frame.locator("#embed-status").inner_text().strip() == "Done.")
+    watch(lambda: None, lambda: FINISHED.match(frame.locator("#embed-status").inner_text().strip()) is not None)
     assert frame.locator("#embed-output textarea").input_value()
     shot(page, "embed")
     page.goto(writer_app.refused_site, wait_until="load")

@@ -26,6 +26,12 @@ def test_flags_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.enable_lora is False and settings.share is True
 
 
+def test_allow_guests_flag() -> None:
+    assert parse("--api-key", "k").guests_allowed is False
+    assert parse("--api-key", "k", "--allow-guests").guests_allowed is True
+    assert parse("--no-allow-guests").guests_allowed is False
+
+
 def test_lora_modules_accept_name_path_and_json() -> None:
     settings = parse("--lora-modules", "poetry=/srv/poetry", '{"name": "legal", "path": "/srv/legal", '
                      '"base_model_name": "smollm2-135m"}')

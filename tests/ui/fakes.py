@@ -13,6 +13,7 @@ from app.catalog import Catalog, CatalogEntry, base_entry
 from app.client import EngineClient
 from app.ui.gallery import Gallery
 from app.ui.services import Services
+from app.ui.session_cookie import SessionSigner
 from app.ui.store import Store
 
 
@@ -104,8 +105,10 @@ class ScriptedEngine:
             self.closed_early += not finished
 
 
-def make_services(engine: ScriptedEngine | httpx.MockTransport, store: Store) -> Services:
-    """Services over a fake engine, a real store and the three test styles."""
+def make_services(engine: ScriptedEngine | httpx.MockTransport, store: Store,
+                  signer: SessionSigner | None = None, guests: bool = True) -> Services:
+    """Services over a fake engine, a real store and the three test styles (``signer``: session cookies)."""
     transport = engine.transport() if isinstance(engine, ScriptedEngine) else engine
     client = EngineClient("http://engine.test/v1", transport=transport)
-    return Services(client=client, store=store, gallery=Gallery(catalog()))
+    return Services(client=client, store=store, gallery=Gallery(catalog()), signer=signer,
+                    guests=guests)

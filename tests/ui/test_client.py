@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import httpx
 import pytest
 from openai import AsyncOpenAI
 
-from app.client import ChatRequest, EngineClient, EngineError, engine_base_url
+from app.client import (BUSY, FAILED, KEY_REFUSED, NO_STYLE, TOO_LONG, UNREACHABLE, ChatRequest, EngineClient,
+                        EngineError, engine_base_url)
 from tests.ui.fakes import ScriptedEngine
 
 WORDS = ["Once", " upon", " a", " time", " — café ☕"]
@@ -50,34 +52,57 @@ async def test_leaving_the_stream_early_closes_the_connection() -> None:
     assert engine.open_streams == 0 and engine.closed_early == 1
 
 
-@pytest.mark.parametrize(("status", "fragment"), [
-    (400, "This model's maximum context length is 2048 tokens"),
-    (503, "The engine is busy right now"),
-    (401, "refused our API key"),
+@pytest.mark.parametrize(("status", "detail", "expected"), [
+    (400, "This model's maximum context length is 2048 tokens", TOO_LONG.format(limit=" (2048 tokens)")),
+    (400, "prompt (4476 tokens) + max_tokens (150) = 4626 exceeds max_model_len 2048",
+     TOO_LONG.format(limit=" (2048 tokens)")),
+    (503, "queue full: 64 waiting", BUSY),
+    (429, "rate limited", BUSY),
+    (401, "invalid api key sk-123", KEY_REFUSED),
+    (404, "model 'gone' not found", NO_STYLE),
+    (500, "RuntimeError: index out of range", FAILED),
 ])
-async def test_http_errors_become_words(status: int, fragment: str) -> None:
-    message = "This model's maximum context length is 2048 tokens"
+async def test_http_errors_become_plain_words(status: int, detail: str, expected: str,
+                                             caplog: pytest.LogCaptureFixture) -> None:
     transport = httpx.MockTransport(
-        lambda _: httpx.Response(status, json={"error": {"message": message, "type": "x", "code": None}}))
-    with pytest.raises(EngineError) as caught:
+        lambda _: httpx.Response(status, json={"error": {"message": detail, "type": "x", "code": None}}))
+    with caplog.at_level(logging.WARNING, logger="app.client"), pytest.raises(EngineError) as caught:
         await collect(client_for(transport), ChatRequest("poetry", []))
-    assert fragment in caught.value.message and caught.value.status == status
-    assert "Traceback" not in caught.value.message
+    assert caught.value.message == expected and caught.value.status == status
+    assert detail not in caught.value.message  # internals stay out of the writer's view...
+    assert detail in caplog.text  # ...and go to the server log
 
 
-async def test_error_frame_inside_the_stream() -> None:
+async def test_non_json_error_body_is_logged_not_shown(caplog: pytest.LogCaptureFixture) -> None:
+    transport = httpx.MockTransport(lambda _: httpx.Response(502, text="<html>Bad gateway</html>"))
+    with caplog.at_level(logging.WARNING, logger="app.client"), pytest.raises(EngineError) as caught:
+        await collect(client_for(transport), ChatRequest("poetry", []))
+    assert caught.value.message == FAILED and "Bad gateway" in caplog.text
+
+
+async def test_error_frame_inside_the_stream(caplog: pytest.LogCaptureFixture) -> None:
     frames = b'data: {"error": {"message": "generation failed: out of memory"}}\n\ndata: [DONE]\n\n'
     transport = httpx.MockTransport(lambda _: httpx.Response(200, content=frames))
-    with pytest.raises(EngineError, match="generation failed: out of memory"):
+    with caplog.at_level(logging.WARNING, logger="app.client"), pytest.raises(EngineError) as caught:
         await collect(client_for(transport), ChatRequest("poetry", []))
+    assert caught.value.message == FAILED
+    assert "generation failed: out of memory" in caplog.text
+
+
+async def test_malformed_frame_is_a_plain_failure() -> None:
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=b"data: {not json\n\n"))
+    with pytest.raises(EngineError) as caught:
+        await collect(client_for(transport), ChatRequest("poetry", []))
+    assert caught.value.message == FAILED and "not json" not in caught.value.message
 
 
 async def test_unreachable_engine() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    with pytest.raises(EngineError, match="can't be reached"):
+    with pytest.raises(EngineError) as caught:
         await collect(client_for(httpx.MockTransport(refuse)), ChatRequest("poetry", []))
+    assert caught.value.message == UNREACHABLE and "ConnectError" not in caught.value.message
 
 
 def test_engine_base_url() -> None:

@@ -9,6 +9,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.ui import mount
+from app.ui.draft import Draft
+from app.ui.embed import NO_PROMPT, embed_take
+from app.ui.embed import NO_STYLE as EMBED_NO_STYLE
 from app.ui.layout import page_mode
 from tests.ui.fakes import ScriptedEngine, make_services
 
@@ -39,7 +42,8 @@ def test_ui_is_served_at_root_with_framing_headers(client_and_services) -> None:
     config = client.get("/config").json()
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
     assert {"generate", "stop", "regenerate", "continue", "output", "compare", "embed-generate",
-            "session-picker", "use-poetry", "sign-up", "guest"} <= ids
+            "session-picker", "use-poetry", "try-poetry", "sign-up", "guest", "undo", "length", "max-tokens",
+            "dark-toggle", "show-markdown", "export-docx", "history-delete-yes", "extra-control"} <= ids
     assert client.get("/v1/models").json() == {"data": []}  # API routes included before still win
 
 
@@ -65,5 +69,20 @@ def test_page_mode_picks_embed_or_signin(store) -> None:
     signin, app, embed, style, heading = page_mode(gallery, {"embed": "1", "style": "pirate"})
     assert (signin["visible"], app["visible"], embed["visible"], style) == (False, False, True, "pirate")
     assert heading == "### ✒️ Pirate"
-    assert page_mode(gallery, {"embed": "1", "style": "nope"})[4].startswith("⚠️ Unknown style 'nope'")
+    assert page_mode(gallery, {"embed": "1", "style": "nope"})[4] == "⚠️ This writer isn't available right now."
+    assert page_mode(gallery, {"embed": "1"})[3] == gallery.first()
     assert page_mode(gallery, {})[0]["visible"] is True
+
+
+async def test_embed_writes_as_a_guest_in_its_fixed_style_with_its_own_words(store) -> None:
+    engine = ScriptedEngine(["Roses", " bloom"])
+    services = make_services(engine, store)
+    outs = [o async for o in embed_take(services, None, Draft(), "A rose", "poetry")]
+    viewer, draft, text, status = outs[-1]
+    assert viewer.is_guest and text == "Roses bloom" and status.startswith("Done.")
+    assert (engine.bodies[0]["model"], engine.bodies[0]["temperature"], engine.bodies[0]["max_tokens"]) == (
+        "poetry", 0.9, 64)  # the style's own defaults
+    for style, prompt, message in (("poetry", " ", NO_PROMPT), ("nope", "A rose", EMBED_NO_STYLE)):
+        (out,) = [o async for o in embed_take(services, None, Draft(), prompt, style)]
+        assert out[0] is None and out[3] == "⚠️ " + message and "log" not in out[3].lower()
+    assert len(engine.bodies) == 1
