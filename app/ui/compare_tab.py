@@ -34,7 +34,7 @@ def build_compare_tab(services: Services, viewer: gr.State, panel: ControlsPanel
         stop = gr.Button("Stop", variant="stop", elem_id="compare-stop", min_width=0)
     status = gr.Markdown(elem_id="compare-status", elem_classes=["ink-status"])
     with gr.Row():
-        panes = [gr.Textbox(lines=12, interactive=False, elem_id=f"pane-{i}", visible=i < len(chosen),
+        panes = [gr.Textbox(lines=12, interactive=False, elem_id=f"pane-{i}", visible=i < len(chosen), min_width=280,
                             label=settings_label(gallery, chosen[i]) if i < len(chosen) else f"Style {i + 1}")
                  for i in range(MAX_COMPARE)]
     event = start.click(restoring(services), viewer, viewer, queue=False).then(
