@@ -127,11 +127,16 @@ def _owned_reply(s: Session, owner_id: int, message_id: int) -> Message:
     return message
 
 
-def reopen_generation(s: Session, *, owner_id: int, message_id: int, content: str) -> Message:
-    """Make a finished reply pending again with ``content`` (the text a continuation extends)."""
+def _finished_reply(s: Session, owner_id: int, message_id: int) -> Message:
     message = _owned_reply(s, owner_id, message_id)
     if message.status is MessageStatus.PENDING:
         raise ValueError(f"message {message_id} is still being generated")
+    return message
+
+
+def reopen_generation(s: Session, *, owner_id: int, message_id: int, content: str) -> Message:
+    """Make a finished reply pending again with ``content`` (the text a continuation extends)."""
+    message = _finished_reply(s, owner_id, message_id)
     message.content = check_text(content, "content", allow_empty=True, strip=False)
     message.status, message.finished_at, message.error = MessageStatus.PENDING, None, None
     message.session.updated_at = utcnow()
@@ -141,9 +146,7 @@ def reopen_generation(s: Session, *, owner_id: int, message_id: int, content: st
 
 def edit_reply(s: Session, *, owner_id: int, message_id: int, content: str) -> Message:
     """Replace the text of one of the owner's finished replies (the writer's own edits)."""
-    message = _owned_reply(s, owner_id, message_id)
-    if message.status is MessageStatus.PENDING:
-        raise ValueError(f"message {message_id} is still being generated")
+    message = _finished_reply(s, owner_id, message_id)
     message.content = check_text(content, "content", allow_empty=True, strip=False)
     message.session.updated_at = utcnow()
     s.commit()
