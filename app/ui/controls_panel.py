@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from app.ui.blend_control import BlendControl, build_blend_control
 from app.ui.gallery import Controls, Gallery
 
 # Length presets beside max tokens: (label, tokens); a sonnet is 14 lines of about ten syllables.
@@ -23,6 +24,7 @@ class ControlsPanel:
     top_p: gr.Slider
     max_tokens: gr.Slider
     length: gr.Radio
+    blend: BlendControl
 
     def sliders(self) -> list[gr.Slider]:
         """strength, temperature, top-p, max tokens: the order ``Controls`` takes them."""
@@ -57,8 +59,8 @@ def _sliders(initial: Controls, show_strength: bool) -> tuple[gr.Slider, ...]:
 
 
 def build_controls(gallery: Gallery) -> ControlsPanel:
-    """Render the style row (style, length, max tokens, a slot for one more compact control) and the
-    sampling accordion; wire a style's defaults on style changes and presets onto max tokens."""
+    """Render the style row (style, length, max tokens), the "Blend with" and the sampling accordions;
+    wire a style's defaults on style changes and presets onto max tokens."""
     first = gallery.first()
     initial = gallery.cards[first].defaults if first else Controls()
     strength, temperature, top_p, max_tokens = _sliders(initial, gallery.lora_scale_supported)
@@ -67,11 +69,11 @@ def build_controls(gallery: Gallery) -> ControlsPanel:
         length = gr.Radio([label for label, _ in LENGTHS], value=preset_for(initial.max_tokens), label="Length",
                           elem_id="length", min_width=260, scale=2)
         max_tokens.render()
-        gr.Column(min_width=0, scale=0, elem_id="extra-control")  # room for one more compact control
+    blend = build_blend_control(gallery)
     with gr.Accordion("Strength and sampling", open=False, elem_id="sampling"), gr.Row():
         for slider in (strength, temperature, top_p):
             slider.render()
-    panel = ControlsPanel(style, strength, temperature, top_p, max_tokens, length)
+    panel = ControlsPanel(style, strength, temperature, top_p, max_tokens, length, blend)
     style.change(lambda sid: defaults_for(gallery, sid), inputs=style, outputs=panel.sliders())
     tokens = dict(LENGTHS)
     length.input(lambda label: tokens.get(label, gr.update()), length, max_tokens)

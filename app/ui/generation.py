@@ -15,8 +15,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any
 
 from app.client import ChatDelta, ChatRequest, EngineError
+from app.ui.blend_control import blend_styles, describe_blend
 from app.ui.gallery import Controls
 from app.ui.services import Services
 from app.ui.store import GenerationRecord
@@ -42,6 +44,16 @@ class Job:
     prefix: str = ""  # text to continue; empty for a fresh generation
     seed: int | None = None
     message_id: int | None = None  # the stored reply a continuation extends; None: store a new one
+    blend: tuple[Any, ...] = ()  # "Blend with": (style, weight) pairs, flattened as the control gives them
+
+    def styles(self) -> list[dict[str, Any]] | None:
+        """The API's ``styles`` list when the writer blends styles (None for one style)."""
+        return blend_styles(self.style, self.controls.strength, *self.blend)
+
+    def params(self) -> dict[str, Any]:
+        """The settings stored with the take: sampling, and the blend when there is one."""
+        styles = self.styles()
+        return {**self.controls.params(), **({"blend": describe_blend(styles)} if styles else {})}
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,7 @@ def chat_request(job: Job) -> ChatRequest:
         extra = dict(CONTINUE_EXTRA)
     c = job.controls
     return ChatRequest(style=job.style, messages=messages, lora_scale=c.strength, temperature=c.temperature,
-                       top_p=c.top_p, max_tokens=c.max_tokens, seed=job.seed, extra=extra)
+                       top_p=c.top_p, max_tokens=c.max_tokens, seed=job.seed, styles=job.styles(), extra=extra)
 
 
 class _Meter:
@@ -110,7 +122,7 @@ async def _open_reply(services: Services, job: Job) -> int:
         await asyncio.to_thread(store.continue_generation, job.owner_id, job.message_id, job.prefix)
         return job.message_id
     return await asyncio.to_thread(store.start_generation, job.owner_id, job.session_id, job.prompt, job.style,
-                                   job.controls.strength, job.controls.params())
+                                   job.controls.strength, job.params())
 
 
 async def stream_generation(services: Services, job: Job) -> AsyncIterator[Progress]:

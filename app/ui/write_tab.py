@@ -92,7 +92,7 @@ def build_write_tab(services: Services, viewer: gr.State, draft: gr.State) -> Wr
     markdown = gr.Checkbox(False, label="Show as formatted text (Markdown)", elem_id="show-markdown")
     build_gallery(services.gallery, panel.style, prompt)
     lock = [buttons[m] for m in (*MODES, "undo")]
-    inputs = [viewer, draft, prompt, output, panel.style, *panel.sliders()]
+    inputs = [viewer, draft, prompt, output, panel.style, *panel.sliders(), *panel.blend.values]
     outputs = [output, draft, take_label, status, words]
     events = []
     for mode in MODES:

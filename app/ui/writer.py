@@ -17,6 +17,7 @@ from typing import Any
 import gradio as gr
 
 from app.client import EngineError
+from app.ui.blend_control import blend_styles
 from app.ui.draft import Draft, Take
 from app.ui.gallery import Controls
 from app.ui.generation import Job, Progress, stream_generation, throttled
@@ -142,14 +143,17 @@ async def run_take(services: Services, mode: str, viewer: Viewer | None, draft: 
     """Generate (a new take), Regenerate (another take of the same start) or Continue (extend the text on
     screen, the writer's edits included).
 
-    ``controls`` are the slider values: strength, temperature, top-p, max tokens."""
+    ``controls`` are the slider values: strength, temperature, top-p, max tokens, then the "Blend with"
+    control's (style, weight) pairs."""
     draft = draft or Draft()
     text = text or ""
     if mode == "continue" and draft.prompt:
         prompt = draft.prompt
     try:
         check_request(services, viewer, prompt, style)
-        chosen = Controls.from_sliders(*controls)
+        chosen = Controls.from_sliders(*controls[:4])
+        blend = tuple(controls[4:])
+        blend_styles(style, chosen.strength, *blend)  # a blend the writer can fix is refused here, in words
         if _fresh_piece(draft, mode, prompt):
             draft = Draft()
         plan = _plan(services, mode, draft, text, style, chosen)
@@ -165,7 +169,7 @@ async def run_take(services: Services, mode: str, viewer: Viewer | None, draft: 
         draft.add(plan.take)
     draft.prompt, draft.style = prompt, style
     job = Job(viewer.user_id, draft.session_id, prompt, style, chosen, prefix=plan.job_prefix,
-              message_id=plan.take.message_id if plan.in_place else None)
+              message_id=plan.take.message_id if plan.in_place else None, blend=blend)
     async with aclosing(_stream(services, viewer, draft, plan, job, made_session)) as outs:
         async for out in outs:
             yield out

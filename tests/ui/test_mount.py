@@ -43,7 +43,7 @@ def test_ui_is_served_at_root_with_framing_headers(client_and_services) -> None:
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
     assert {"generate", "stop", "regenerate", "continue", "output", "compare", "embed-generate",
             "session-picker", "use-poetry", "try-poetry", "sign-up", "guest", "undo", "length", "max-tokens",
-            "dark-toggle", "show-markdown", "export-docx", "history-delete-yes", "extra-control"} <= ids
+            "dark-toggle", "show-markdown", "export-docx", "history-delete-yes", "blend", "blend-style-0", "blend-weight-1"} <= ids
     assert client.get("/v1/models").json() == {"data": []}  # API routes included before still win
 
 

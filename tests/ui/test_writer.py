@@ -204,3 +204,22 @@ async def test_two_writers_stream_at_once(store, writer: Viewer) -> None:
                                           engine.started.setdefault("pirate", asyncio.Event()).wait()), 5)
     engine.gate.set()
     assert (await first)[-1][0] == TEXT and (await second)[-1][0] == "ArrArrArrArr"
+
+
+async def test_a_blend_is_sent_as_styles_and_stored_with_the_take(store, writer: Viewer) -> None:
+    engine = ScriptedEngine(WORDS)
+    services = make_services(engine, store)
+    blend = ("pirate", 0.3, "", 0.5)  # the control's (style, weight) pairs; the second is not picked
+    text, draft, _, status, _ = (await take(services, writer, Draft(), controls=(*CONTROLS, *blend)))[-1]
+    assert text == TEXT and status.startswith(DONE)
+    body = engine.bodies[0]
+    assert body["styles"] == [{"name": "poetry", "weight": 1.2}, {"name": "pirate", "weight": 0.3}]
+    assert "lora_scale" not in body  # the weights replace the strength
+    reply = [m for m in store.transcript(writer.user_id, draft.session_id).messages if m.role == "assistant"][0]
+    assert reply.params["blend"] == "poetry 1.2 + pirate 0.3" and reply.params["max_tokens"] == 32
+
+
+async def test_a_blend_with_the_main_style_itself_is_refused_in_words(store, writer: Viewer) -> None:
+    engine = ScriptedEngine(WORDS)
+    outs = await take(make_services(engine, store), writer, Draft(), controls=(*CONTROLS, "poetry", 0.5, "", 0.5))
+    assert "pick styles that differ" in outs[-1][3] and engine.bodies == []
