@@ -87,8 +87,10 @@ def _mount_ui(app: FastAPI, settings: Settings, database: Database, catalog: Cat
     from app.remote_catalog import remote_ui
     from app.ui import build_services, mount
     from app.ui.db_store import DbStore
+    from app.ui.token_count import TokenCounter
 
-    client = None
+    client, counter = None, TokenCounter(app)
     if settings.engine_url:
-        catalog, client = remote_ui(settings, catalog, usage)
-    mount(app, settings, build_services(settings, DbStore(database.sessions), catalog, client, stopping.event))
+        (catalog, client), counter = remote_ui(settings, catalog, usage), None
+    mount(app, settings, build_services(settings, DbStore(database.sessions), catalog, client, stopping.event,
+                                        counter))

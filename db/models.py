@@ -1,4 +1,4 @@
-"""The tables: users, their writing sessions and messages, styles (with usage), runtime adapter registrations.
+"""The tables: users, their writing sessions and messages, unsent prompts, styles (with usage), runtime adapter registrations.
 
 Deleting a user deletes their sessions, and deleting a session deletes its messages: the foreign keys
 say ``ON DELETE CASCADE`` and the ORM relationships defer to the database (``passive_deletes``).
@@ -68,6 +68,17 @@ class User(Base):
     sessions: Mapped[list[WritingSession]] = relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+class PromptDraft(Base):
+    """A writer's prompt typed but not yet generated from (one per writer), kept across reloads."""
+
+    __tablename__ = "prompt_drafts"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    style: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WritingSession(Base):

@@ -6,6 +6,7 @@ Someone else's session is indistinguishable from a missing one (None, [], False 
 
 from db.repo_adapters import list_adapter_registrations, register_adapter, unregister_adapter
 from db.repo_common import NotFoundError
+from db.repo_drafts import clear_draft, get_draft, save_draft
 from db.repo_messages import (
     abort_unfinished_generations,
     add_message,
@@ -53,6 +54,7 @@ __all__ = [
     "add_message",
     "add_style_usage",
     "authenticate",
+    "clear_draft",
     "create_session",
     "create_share_token",
     "create_style",
@@ -64,6 +66,7 @@ __all__ = [
     "disable_style",
     "edit_reply",
     "finish_generation",
+    "get_draft",
     "get_session",
     "get_shared_session",
     "get_style",
@@ -77,6 +80,7 @@ __all__ = [
     "reopen_generation",
     "rename_session",
     "revoke_share_token",
+    "save_draft",
     "save_partial",
     "start_generation",
     "sync_manifest_styles",

@@ -2,7 +2,7 @@
 
 CUDA tensors go to the Triton kernels (``kernels.sgmv`` / ``kernels.bgmv``, imported on first use so
 CPU-only installs never import triton); CPU tensors take the compiled fused kernel (``kernels/cpu/lora.cpp``,
-built by ``kernels.cpu_ext``) and, where it could not be built, ``kernels.torch_path`` (a slot grid for
+built by ``kernels.cpu_ext``; prefill runs of ``LONG_RUN`` tokens or more go to GEMMs) and, where it could not be built, ``kernels.torch_path`` (a slot grid for
 decode-heavy steps, else a segment loop).
 ``kernels.reference`` is the specification both must match.
 """
@@ -51,10 +51,13 @@ def _add_lora_cpu(
     g = meta.groups
     if not lora_b.transpose(1, 2).is_contiguous():  # the pool's CPU layout is [S, R, N] storage
         lora_b = lora_b.transpose(1, 2).contiguous().transpose(1, 2)
-    ranks = meta.slot_ranks
-    if ranks is None:
-        ranks = torch.full((lora_a.shape[0],), lora_b.shape[2], dtype=torch.long)
-    cpu_ops().add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, list(slice_offsets))
+    if g.tokens.numel():
+        ranks = meta.slot_ranks
+        if ranks is None:
+            ranks = torch.full((lora_a.shape[0],), lora_b.shape[2], dtype=torch.long)
+        cpu_ops().add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, list(slice_offsets))
+    if meta.long_runs:  # prefill chunks: GEMMs (oneDNN, AMX in bf16) beat the kernel's vector loops there
+        segment_lora(y, x, lora_a, lora_b, meta.long_runs, slice_offsets)
 
 
 def _add_lora_pass(

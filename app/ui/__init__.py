@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -34,12 +35,15 @@ __all__ = ["build_services", "mount"]
 
 
 def build_services(settings: Any, store: Store, catalog: Catalog, client: EngineClient | None = None,
-                   stopping: threading.Event | None = None) -> Services:
+                   stopping: threading.Event | None = None,
+                   count_tokens: Callable[[str], int | None] | None = None) -> Services:
     """The UI's collaborators: the engine client (from the settings unless given), ``store``, the
-    gallery of ``catalog``'s styles (most used first), the session signer and the stopping flag."""
+    gallery of ``catalog``'s styles (most used first), the session signer, the stopping flag and the
+    token counter (none: words only)."""
+    more = {"count_tokens": count_tokens} if count_tokens is not None else {}
     return Services(client=client or client_from_settings(settings), store=store, gallery=Gallery(catalog),
                     signer=signer_from_settings(settings), stopping=stopping or threading.Event(),
-                    guests=bool(getattr(settings, "guests_allowed", True)))
+                    guests=bool(getattr(settings, "guests_allowed", True)), **more)
 
 
 def signer_from_settings(settings: Any) -> SessionSigner:

@@ -89,11 +89,21 @@ class DbStore:
                 raise StoreError("That session no longer exists.")
             return _transcript(session, repo.list_messages(s, owner_id=owner_id, session_id=session_id))
 
+    def save_unsent(self, owner_id: int, prompt: str, style: str | None) -> None:
+        with self._session() as s:
+            repo.save_draft(s, owner_id=owner_id, prompt=prompt, style=style)
+
+    def unsent(self, owner_id: int) -> tuple[str, str | None] | None:
+        with self._session() as s:
+            draft = repo.get_draft(s, owner_id=owner_id)
+            return None if draft is None else (draft.prompt, draft.style)
+
     def start_generation(self, owner_id: int, session_id: int, prompt: str, style: str,
                          strength: float, params: dict[str, Any]) -> int:
         with self._session() as s:
             _, reply = repo.start_generation(s, owner_id=owner_id, session_id=session_id, prompt=prompt,
                                              style=style, lora_scale=strength, params=params)
+            repo.clear_draft(s, owner_id=owner_id)
             return reply.id
 
     def finish_generation(self, message_id: int, record: GenerationRecord) -> None:

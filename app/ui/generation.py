@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.client import ChatDelta, ChatRequest, EngineError
-from app.ui.blend_control import blend_styles, describe_blend
+from app.ui.blend_control import describe_blend
 from app.ui.gallery import Controls
 from app.ui.services import Services
 from app.ui.store import GenerationRecord
@@ -44,16 +44,11 @@ class Job:
     prefix: str = ""  # text to continue; empty for a fresh generation
     seed: int | None = None
     message_id: int | None = None  # the stored reply a continuation extends; None: store a new one
-    blend: tuple[Any, ...] = ()  # "Blend with": (style, weight) pairs, flattened as the control gives them
-
-    def styles(self) -> list[dict[str, Any]] | None:
-        """The API's ``styles`` list when the writer blends styles (None for one style)."""
-        return blend_styles(self.style, self.controls.strength, *self.blend)
+    styles: list[dict[str, Any]] | None = None  # the API's ``styles`` list of a blend (None for one style)
 
     def params(self) -> dict[str, Any]:
         """The settings stored with the take: sampling, and the blend when there is one."""
-        styles = self.styles()
-        return {**self.controls.params(), **({"blend": describe_blend(styles)} if styles else {})}
+        return {**self.controls.params(), **({"blend": describe_blend(self.styles)} if self.styles else {})}
 
 
 @dataclass(frozen=True)
@@ -76,7 +71,7 @@ def chat_request(job: Job) -> ChatRequest:
         extra = dict(CONTINUE_EXTRA)
     c = job.controls
     return ChatRequest(style=job.style, messages=messages, lora_scale=c.strength, temperature=c.temperature,
-                       top_p=c.top_p, max_tokens=c.max_tokens, seed=job.seed, styles=job.styles(), extra=extra)
+                       top_p=c.top_p, max_tokens=c.max_tokens, seed=job.seed, styles=job.styles, extra=extra)
 
 
 class _Meter:

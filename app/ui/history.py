@@ -14,7 +14,7 @@ from app.ui.export import FORMATS, to_markdown, write_export
 from app.ui.gallery import Gallery
 from app.ui.services import Services
 from app.ui.store import MessageRow, Transcript, Viewer
-from app.ui.writer import counts, warn
+from app.ui.writer import text_counts, warn
 
 
 def _owner(viewer: Viewer | None) -> int:
@@ -88,7 +88,7 @@ def open_session(services: Services, viewer: Viewer | None, session_id: Any) -> 
     draft = draft_from(transcript, sid, services.gallery)
     style = draft.style if draft.style in services.gallery.cards else gr.update()
     return (to_markdown(transcript, services.gallery), draft, draft.prompt, draft.current(), draft.label(), style,
-            counts(draft.current()), f"Opened “{transcript.title}”: it is in the Write tab too.")
+            text_counts(services, draft.current()), f"Opened “{transcript.title}”: it is in the Write tab too.")
 
 
 def picked(session_id: Any) -> tuple[str, Any, Any, str]:

@@ -11,16 +11,16 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import auth, history
+from app.ui import auth
 from app.ui.compare_tab import build_compare_tab
 from app.ui.draft import Draft
 from app.ui.embed import build_embed, embed_title
 from app.ui.gallery import Gallery
 from app.ui.history_tab import build_history_tab
 from app.ui.page_js import DARK_TOGGLE_JS
+from app.ui.resume import resumed
 from app.ui.services import Services
 from app.ui.signin_panel import build_signin
-from app.ui.store import Viewer
 from app.ui.write_tab import WriteTab, build_write_tab
 
 
@@ -52,15 +52,6 @@ def _app_column(services: Services, viewer: gr.State, draft: gr.State) -> tuple[
     return column, who, log_out, sessions, write
 
 
-def _resumed(services: Services, viewer: Viewer | None) -> tuple[Any, ...]:
-    """The writer's latest piece for the Write tab after a reload: (draft, prompt, text, label, counts)."""
-    rows = services.store.list_sessions(viewer.user_id) if viewer else []
-    if not rows:
-        return (gr.update(),) * 5
-    opened = history.open_session(services, viewer, rows[0].id)
-    return opened[1], opened[2], opened[3], opened[4], opened[6]
-
-
 def build_blocks(services: Services) -> gr.Blocks:
     """Build the Blocks (not yet mounted), with the queue open to concurrent writers."""
     with gr.Blocks(title="Inkwell") as blocks:
@@ -89,8 +80,8 @@ def _wire_load(blocks: gr.Blocks, services: Services, signed: list[Any], embed_c
         if viewer is not None:
             signin, app = gr.update(visible=False), gr.update(visible=True)
             return (viewer, signin, app, auth.who_line(viewer), "", embed, style, heading,
-                    *_resumed(services, viewer))
-        return (None, signin, app, "", "", embed, style, heading, *(gr.update(),) * 5)
+                    *resumed(services, viewer))
+        return (None, signin, app, "", "", embed, style, heading, *(gr.update(),) * 7)
 
-    resumed = [draft, write.prompt, write.output, write.take_label, write.counts]
-    blocks.load(on_load, None, [*signed, embed_column, embed_style, embed_heading, *resumed])
+    back = [draft, write.prompt, write.output, write.take_label, write.counts, write.panel.style, write.status]
+    blocks.load(on_load, None, [*signed, embed_column, embed_style, embed_heading, *back])

@@ -105,9 +105,15 @@ class Store(Protocol):
     def transcript(self, owner_id: int, session_id: int) -> Transcript:
         """Title and messages of one of the owner's sessions."""
 
+    def save_unsent(self, owner_id: int, prompt: str, style: str | None) -> None:
+        """Keep the prompt the writer is typing (not yet generated from); '' forgets it."""
+
+    def unsent(self, owner_id: int) -> tuple[str, str | None] | None:
+        """The writer's unsent prompt and its style, or None."""
+
     def start_generation(self, owner_id: int, session_id: int, prompt: str, style: str,
                          strength: float, params: dict[str, Any]) -> int:
-        """Store the prompt and a pending reply; returns the reply's message id."""
+        """Store the prompt and a pending reply (the unsent prompt is forgotten); returns the reply's id."""
 
     def finish_generation(self, message_id: int, record: GenerationRecord) -> None:
         """Store how a pending reply ended."""

@@ -15,6 +15,7 @@ from app.ui.controls_panel import ControlsPanel, build_controls
 from app.ui.draft import Draft
 from app.ui.export import hard_breaks
 from app.ui.gallery_panel import build_gallery
+from app.ui.resume import keep_unsent
 from app.ui.services import Services
 from app.ui.writer import browse, counts, edit, new_piece, run_take, undo
 
@@ -109,9 +110,13 @@ def build_write_tab(services: Services, viewer: gr.State, draft: gr.State) -> Wr
     for typed in (output.input, output.blur):  # blur too: Gradio skips the first input after a streamed value
         typed(partial(edit, services), [viewer, draft, output], [draft, words], trigger_mode="always_last",
               show_progress="hidden")
-    previous.click(lambda d: browse(d, -1), draft, [output, draft, take_label, words])
-    following.click(lambda d: browse(d, +1), draft, [output, draft, take_label, words])
-    buttons["new"].click(new_piece, outputs=[prompt, output, draft, take_label, status, words], cancels=events)
+    previous.click(lambda d: browse(services, d, -1), draft, [output, draft, take_label, words])
+    following.click(lambda d: browse(services, d, +1), draft, [output, draft, take_label, words])
+    unsent = partial(keep_unsent, services)
+    for typed in (prompt.input, panel.style.input):
+        typed(unsent, [viewer, prompt, panel.style], None, trigger_mode="always_last", show_progress="hidden")
+    buttons["new"].click(new_piece, outputs=[prompt, output, draft, take_label, status, words], cancels=events).then(
+        unsent, [viewer, prompt, panel.style], None, show_progress="hidden")
     markdown.change(render, [output, markdown], rendered, queue=False)
     output.blur(render, [output, markdown], rendered, queue=False)
     return WriteTab(prompt, output, take_label, status, words, panel)

@@ -42,11 +42,20 @@ def session_title(prompt: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
 
 
-def counts(text: str, tokens: int | None = None) -> str:
-    """Words (and generated tokens when known) of a text, for the line under it."""
+def counts(text: str, total: int | None = None, generated: int | None = None) -> str:
+    """The line under the text: its words, its tokens (when a tokenizer counted them), tokens just generated."""
     words = len((text or "").split())
-    line = f"{words} word{'s' * (words != 1)}"
-    return line + (f" · {tokens} tokens generated" if tokens else "")
+    parts = [f"{words} word{'s' * (words != 1)}"]
+    if total is not None:
+        parts.append(f"{total} token{'s' * (total != 1)}")
+    if generated:
+        parts.append(f"{generated} just generated")
+    return " · ".join(parts)
+
+
+def text_counts(services: Services, text: str, generated: int | None = None) -> str:
+    """:func:`counts` of ``text`` with its tokens counted by the served model's tokenizer."""
+    return counts(text, services.count_tokens(text or ""), generated)
 
 
 def working(progress: Progress) -> str:
@@ -129,13 +138,14 @@ async def _stream(services: Services, viewer: Viewer, draft: Draft, plan: _Plan,
         async with aclosing(throttled(stream_generation(services, job))) as stream:
             async for last in stream:
                 take.text, take.message_id = last.text, last.message_id
-                yield take.text, draft, draft.label(), working(last), counts(take.text, last.tokens)
+                yield take.text, draft, draft.label(), working(last), text_counts(services, take.text, last.tokens)
     except EngineError as exc:
         await _undo_failure(services, viewer, draft, plan, made_session)
         shown = draft.current() if draft.takes else gr.update()
-        yield shown, draft, draft.label(), warn(exc.message), counts(draft.current())
+        yield shown, draft, draft.label(), warn(exc.message), text_counts(services, draft.current())
         return
-    yield take.text, draft, draft.label(), outcome(last), counts(take.text, last.tokens if last else None)
+    generated = last.tokens if last else None
+    yield take.text, draft, draft.label(), outcome(last), text_counts(services, take.text, generated)
 
 
 async def run_take(services: Services, mode: str, viewer: Viewer | None, draft: Draft | None, prompt: str,
@@ -152,8 +162,7 @@ async def run_take(services: Services, mode: str, viewer: Viewer | None, draft: 
     try:
         check_request(services, viewer, prompt, style)
         chosen = Controls.from_sliders(*controls[:4])
-        blend = tuple(controls[4:])
-        blend_styles(style, chosen.strength, *blend)  # a blend the writer can fix is refused here, in words
+        blend = blend_styles(style, chosen.strength, *controls[4:])  # a bad blend is refused here, in words
         if _fresh_piece(draft, mode, prompt):
             draft = Draft()
         plan = _plan(services, mode, draft, text, style, chosen)
@@ -169,7 +178,7 @@ async def run_take(services: Services, mode: str, viewer: Viewer | None, draft: 
         draft.add(plan.take)
     draft.prompt, draft.style = prompt, style
     job = Job(viewer.user_id, draft.session_id, prompt, style, chosen, prefix=plan.job_prefix,
-              message_id=plan.take.message_id if plan.in_place else None, blend=blend)
+              message_id=plan.take.message_id if plan.in_place else None, styles=blend)
     async with aclosing(_stream(services, viewer, draft, plan, job, made_session)) as outs:
         async for out in outs:
             yield out
@@ -189,7 +198,7 @@ def undo(services: Services, viewer: Viewer | None, draft: Draft | None) -> tupl
         services.store.delete_take(viewer.user_id, take.message_id)
         draft.drop()
         status = "Undone: that take is gone."
-    return draft.current(), draft, draft.label(), status, counts(draft.current())
+    return draft.current(), draft, draft.label(), status, text_counts(services, draft.current())
 
 
 def edit(services: Services, viewer: Viewer | None, draft: Draft | None, text: str) -> tuple[Draft, str]:
@@ -202,16 +211,16 @@ def edit(services: Services, viewer: Viewer | None, draft: Draft | None, text: s
         try:
             services.store.edit_take(viewer.user_id, take.message_id, text)
         except ValueError:  # StoreError included: still being generated, or gone
-            return draft, counts(text)
+            return draft, text_counts(services, text)
         take.text = text
-    return draft, counts(text)
+    return draft, text_counts(services, text)
 
 
-def browse(draft: Draft, step: int) -> tuple[str, Draft, str, str]:
+def browse(services: Services, draft: Draft, step: int) -> tuple[str, Draft, str, str]:
     """Show the previous (-1) or next (+1) take; returns (text, draft, label, counts)."""
     draft = draft or Draft()
     draft.move(step)
-    return draft.current(), draft, draft.label(), counts(draft.current())
+    return draft.current(), draft, draft.label(), text_counts(services, draft.current())
 
 
 def new_piece() -> tuple[str, str, Draft, str, str, str]:

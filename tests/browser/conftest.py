@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import logging
 import os
 import socket
 import threading
@@ -22,6 +23,8 @@ import pytest
 
 from tests.app.conftest import build_engine, free_socket, live, make_peft_adapters
 from tests.conftest import make_tiny_model_dir
+
+log = logging.getLogger(__name__)
 
 CHROMIUM = "/usr/bin/chromium"
 MAX_TOKENS = 500  # byte-level tiny tokenizer: up to 500 characters, ~5-10 ms a token: a few seconds
@@ -165,13 +168,30 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[Any]:
+    """Keep each phase's report on the test item, so the page fixture knows whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture()
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh, logged-out browser context and page."""
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh, logged-out browser context and page. When the test fails, the page's console messages
+    and errors go to the test's log and a screenshot to artifacts/screenshots/failed-<test>.png."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    seen: list[str] = []
+    page.on("console", lambda message: seen.append(f"console {message.type}: {message.text}"))
+    page.on("pageerror", lambda error: seen.append(f"page error: {error}"))
+    page.on("requestfailed", lambda req: seen.append(f"request failed: {req.method} {req.url} {req.failure}"))
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        log.warning("the page saw, in order:\n%s", "\n".join(seen) or "(nothing)")
+        shot(page, f"failed-{request.node.name}")
     context.close()
 
 

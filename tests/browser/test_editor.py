@@ -91,7 +91,7 @@ def test_exports_in_three_formats_carry_date_style_and_settings(page: Any, url: 
     text = "The tide rolls in.\nGulls cry over *the* pier."
     page.locator("#output textarea").fill(text)  # the writer's edit is what gets exported
     page.locator("#output textarea").blur()  # kept on leaving the box (and as it is typed)
-    watch(lambda: None, lambda: status(page, "counts") == "9 words", 10)
+    watch(lambda: None, lambda: status(page, "counts").startswith("9 words · "), 10)
     page.get_by_role("tab", name="History").click()
     pick(page, "session-picker", "Export me")
 

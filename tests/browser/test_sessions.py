@@ -77,3 +77,22 @@ def test_a_forged_or_dropped_cookie_is_not_trusted(page: Any, server: WriterServ
     assert page.locator("#username textarea").input_value() == "" and status(page, "auth-status") == "Logged out."
     page.wait_for_timeout(300)
     assert not [c for c in page.context.cookies() if c["name"] == "inkwell_session"]
+
+
+def test_a_prompt_typed_but_not_generated_survives_a_reload(page: Any, server: WriterServer) -> None:
+    sign_up(page, server.url)
+    page.locator("#prompt textarea").fill(PROMPT)
+    write(page)
+    text = value(page, "output")
+    page.locator("#prompt textarea").fill("")
+    page.locator("#prompt textarea").press_sequentially("A note to the neighbours", delay=10)
+    page.wait_for_timeout(1_000)  # the autosave runs as the writer types
+    page.reload(wait_until="load")
+    page.locator("#status").get_by_text("Your unsent prompt is back").wait_for()
+    assert value(page, "prompt") == "A note to the neighbours" and value(page, "output") == text
+    page.locator("#new-piece").click()
+    page.wait_for_timeout(1_000)
+    page.reload(wait_until="load")
+    page.locator("#who").wait_for()
+    page.wait_for_timeout(1_000)
+    assert "unsent" not in status(page) and value(page, "prompt") == PROMPT  # New piece forgot it

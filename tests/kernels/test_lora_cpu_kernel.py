@@ -7,8 +7,9 @@ import torch
 from lora_cases import BATCH_SHAPES, make_problem, tolerance
 from test_lora_reference import run_reference
 
-from kernels import add_lora
+from kernels import LoRAMetadata, add_lora
 from kernels.cpu_ext import cpu_ops
+from kernels.metadata import LONG_RUN
 
 pytestmark = pytest.mark.skipif(cpu_ops() is None, reason="the CPU kernels could not be built")
 
@@ -29,7 +30,7 @@ def test_kernel_matches_reference(shape: str, decode: bool, dtype: torch.dtype, 
 @pytest.mark.parametrize("num_adapters", [1, 2, 7, 16])
 @pytest.mark.parametrize("num_seqs", [1, 16, 40])
 def test_slots_and_batch_sizes(num_adapters: int, num_seqs: int) -> None:
-    """Up to 16 slots, decode batches up to 40 rows (large groups take the matmul path)."""
+    """Up to 16 slots, decode batches up to 40 rows."""
     p = make_problem(dtype=torch.float32, rank=8, num_adapters=num_adapters, shape="uniform", decode=True,
                      num_seqs=num_seqs, hidden=48, slices=(32, 16, 16), seed=num_seqs)
     y = p.y.clone()
@@ -37,16 +38,42 @@ def test_slots_and_batch_sizes(num_adapters: int, num_seqs: int) -> None:
     torch.testing.assert_close(y, run_reference(p, True), **tolerance(torch.float32))
 
 
+def _expected(x, a, b, y, offsets, lengths, parts) -> torch.Tensor:
+    """fp64 oracle: each sequence's rows get every (slot, scale) adapter's delta, slice by slice."""
+    out, rank, start = y.double().clone(), b.shape[2], 0
+    for n, adapters in zip(lengths, parts):
+        rows = slice(start, start + n)
+        for slot, scale in adapters:
+            for i, (lo, hi) in enumerate(zip(offsets[:-1], offsets[1:])):
+                shrunk = x[rows].double() @ a[slot, i * rank:(i + 1) * rank].double().T
+                out[rows, lo:hi] += scale * shrunk @ b[slot, lo:hi].double().T
+        start += n
+    return out
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
-def test_long_prefill_segments_take_the_matmul_path(dtype: torch.dtype) -> None:
-    p = make_problem(dtype=dtype, rank=16, num_adapters=3, shape="identical", decode=False, num_seqs=12,
-                     hidden=64, slices=(64, 128), seed=9)
-    assert int(p.meta.groups.starts[1]) >= 24  # one group above the kernel's matmul threshold
-    y = p.y.clone()
-    add_lora(y, p.x, p.a, p.b, p.meta, p.offsets)
-    # bf16 matmuls round the shrink and the expand outputs to bf16 (the reference keeps them fp32)
+def test_long_prefill_runs_take_gemms_beside_the_kernels_rows(dtype: torch.dtype) -> None:
+    """A step mixing long prefill chunks (one blended), short ones, decode rows and a row without adapter."""
+    gen = torch.Generator().manual_seed(5)
+    lengths = [LONG_RUN + 5, 1, 7, LONG_RUN, 1, 1]
+    slots, scales = [1, 0, 2, 0, -1, 2], [0.7, 1.0, 1.5, 1.2, 0.0, 0.3]
+    extra = [(), (), (), ((2, 0.5),), (), ()]  # the second long chunk blends slot 2 in at weight 0.5
+    rank, hidden, offsets = 8, 40, (0, 32, 48, 64)
+    x = torch.randn(sum(lengths), hidden, generator=gen).to(dtype)
+    a = (torch.randn(3, 3 * rank, hidden, generator=gen) * 0.3).to(dtype)
+    b = (torch.randn(3, offsets[-1], rank, generator=gen) * 0.3).to(dtype)
+    y = torch.randn(sum(lengths), offsets[-1], generator=gen).to(dtype)
+    meta = LoRAMetadata.allocate(sum(lengths), len(lengths), max_components=2)
+    meta.fill(lengths, slots, scales, extra)
+    assert [(r.start, r.end, r.slot) for r in meta.long_runs] == [
+        (0, LONG_RUN + 5, 1), (LONG_RUN + 13, 2 * LONG_RUN + 13, 0), (LONG_RUN + 13, 2 * LONG_RUN + 13, 2)]
+    assert int(meta.groups.tokens.numel()) == 1 + 7 + 1  # the short ones stay with the kernel
+    parts = [[(s, c), *more] if s >= 0 else [] for s, c, more in zip(slots, scales, extra)]
+    expected = _expected(x, a, b, y, offsets, lengths, parts).to(dtype)
+    add_lora(y, x, a, b, meta, offsets)
+    # bf16 GEMMs round the shrink to bf16 (the kernel and the oracle keep it in fp32)
     tol = tolerance(dtype) if dtype == torch.float32 else dict(atol=5e-2, rtol=2e-2)
-    torch.testing.assert_close(y, run_reference(p, False), **tol)
+    torch.testing.assert_close(y, expected, **tol)
 
 
 def test_slot_ranks_skip_padding_exactly() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -106,9 +106,12 @@ class ScriptedEngine:
 
 
 def make_services(engine: ScriptedEngine | httpx.MockTransport, store: Store,
-                  signer: SessionSigner | None = None, guests: bool = True) -> Services:
-    """Services over a fake engine, a real store and the three test styles (``signer``: session cookies)."""
+                  signer: SessionSigner | None = None, guests: bool = True,
+                  count_tokens: Callable[[str], int | None] | None = None) -> Services:
+    """Services over a fake engine, a real store and the three test styles (``signer``: session cookies;
+    ``count_tokens``: a token counter, else words only)."""
     transport = engine.transport() if isinstance(engine, ScriptedEngine) else engine
     client = EngineClient("http://engine.test/v1", transport=transport)
+    more = {"count_tokens": count_tokens} if count_tokens else {}
     return Services(client=client, store=store, gallery=Gallery(catalog()), signer=signer,
-                    guests=guests)
+                    guests=guests, **more)

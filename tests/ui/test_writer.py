@@ -30,7 +30,7 @@ def replies(store, viewer: Viewer, draft: Draft) -> list[tuple[str, str]]:
 
 async def test_generate_streams_growing_text_and_stores_it(store, writer: Viewer) -> None:
     engine = ScriptedEngine(WORDS, delay=FRAME_S * 1.2)  # slower than the screen refresh: every delta shows
-    services = make_services(engine, store)
+    services = make_services(engine, store, count_tokens=len)  # one "token" a character, to tell them apart
     outs = await take(services, writer, Draft())
     texts = [o[0] for o in outs]
     assert texts[0] == "" and texts[-1] == TEXT
@@ -40,7 +40,7 @@ async def test_generate_streams_growing_text_and_stores_it(store, writer: Viewer
     text, draft, label, status, words = outs[-1]
     assert text == TEXT and label.startswith("Take 1 of 1 · Poetry · strength 1.2 · ")
     assert status.startswith(DONE) and f"{len(WORDS)} tokens" in status
-    assert words == "3 words · 4 tokens generated"
+    assert words == "3 words · 14 tokens · 4 just generated"  # the whole text's tokens, then the new ones
     assert engine.bodies[0]["lora_scale"] == 1.2 and engine.bodies[0]["max_tokens"] == 32
     transcript = store.transcript(writer.user_id, draft.session_id)
     assert transcript.title == "Write about the sea"
@@ -55,7 +55,7 @@ async def test_regenerate_adds_labelled_takes_and_continue_extends_in_place(stor
     assert [t.text for t in draft.takes] == [TEXT] * 2 and draft.label().startswith("Take 2 of 2 · Pirate")
     text, draft, label, _, _ = (await take(services, writer, draft, "continue", prompt="ignored", text=TEXT))[-1]
     assert text == TEXT + TEXT and len(draft.takes) == 2 and label.startswith("Take 2 of 2")
-    assert browse(draft, -1)[0] == TEXT and browse(draft, -5)[2].startswith("Take 1 of 2 · Poetry")
+    assert browse(services, draft, -1)[0] == TEXT and browse(services, draft, -5)[2].startswith("Take 1 of 2 · Poetry")
     # the continuation is stored once, in place of the take it extended (not a second, doubled reply)
     assert replies(store, writer, draft) == [(TEXT, "complete"), (TEXT + TEXT, "complete")]
     messages = store.transcript(writer.user_id, draft.session_id).messages
@@ -116,7 +116,7 @@ async def test_length_limit_is_not_called_done(store, writer: Viewer) -> None:
     services = make_services(httpx.MockTransport(at_limit), store)
     _, _, _, status, words = (await take(services, writer, Draft()))[-1]
     assert status.startswith("Stopped at the length limit (24 tokens") and "Continue" in status
-    assert DONE not in status and words == "2 words · 24 tokens generated"
+    assert DONE not in status and words == "2 words · 24 just generated"  # no tokenizer here: words only
 
 
 async def test_stop_closes_the_stream_and_stores_partial_text(store, writer: Viewer) -> None:
