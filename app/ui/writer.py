@@ -43,14 +43,13 @@ def session_title(prompt: str) -> str:
 
 
 def counts(text: str, total: int | None = None, generated: int | None = None) -> str:
-    """The line under the text: its words, its tokens (when a tokenizer counted them), tokens just generated."""
+    """The line under the text: its words and its tokens; without a tokenizer (a remote engine), the tokens
+    the last generation made instead (the status line says how many a generation made either way)."""
     words = len((text or "").split())
-    parts = [f"{words} word{'s' * (words != 1)}"]
+    line = f"{words} word{'s' * (words != 1)}"
     if total is not None:
-        parts.append(f"{total} token{'s' * (total != 1)}")
-    if generated:
-        parts.append(f"{generated} just generated")
-    return " · ".join(parts)
+        return line + f" · {total} token{'s' * (total != 1)}"
+    return line + (f" · {generated} tokens generated" if generated else "")
 
 
 def text_counts(services: Services, text: str, generated: int | None = None) -> str:

@@ -40,7 +40,7 @@ async def test_generate_streams_growing_text_and_stores_it(store, writer: Viewer
     text, draft, label, status, words = outs[-1]
     assert text == TEXT and label.startswith("Take 1 of 1 · Poetry · strength 1.2 · ")
     assert status.startswith(DONE) and f"{len(WORDS)} tokens" in status
-    assert words == "3 words · 14 tokens · 4 just generated"  # the whole text's tokens, then the new ones
+    assert words == "3 words · 14 tokens"  # the whole text's tokens (the status line has the generated ones)
     assert engine.bodies[0]["lora_scale"] == 1.2 and engine.bodies[0]["max_tokens"] == 32
     transcript = store.transcript(writer.user_id, draft.session_id)
     assert transcript.title == "Write about the sea"
@@ -116,7 +116,7 @@ async def test_length_limit_is_not_called_done(store, writer: Viewer) -> None:
     services = make_services(httpx.MockTransport(at_limit), store)
     _, _, _, status, words = (await take(services, writer, Draft()))[-1]
     assert status.startswith("Stopped at the length limit (24 tokens") and "Continue" in status
-    assert DONE not in status and words == "2 words · 24 just generated"  # no tokenizer here: words only
+    assert DONE not in status and words == "2 words · 24 tokens generated"  # no tokenizer here: the generated ones
 
 
 async def test_stop_closes_the_stream_and_stores_partial_text(store, writer: Viewer) -> None:
