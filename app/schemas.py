@@ -102,6 +102,9 @@ class SamplingFields(_Body):
     stop: Text | list[Text] | None = None
     max_tokens: int | None = None
     min_tokens: int | None = None  # vLLM extra: no EOS, stop token or stop string before this many tokens
+    lines: int | None = Field(default=None, description="Inkwell extra: exactly this many non-empty lines "
+                              "(a verse form's; a chat request that asks to write a sonnet, haiku or limerick "
+                              "gets its count unless this is sent; 0 turns that off)")
     stream: bool = False
     stream_options: StreamOptions | None = None
     return_tokens_as_token_ids: bool = False  # vLLM extra: logprobs name tokens "token_id:<id>"
@@ -122,7 +125,7 @@ class SamplingFields(_Body):
     def sampling_overrides(self) -> dict[str, Any]:
         """The sampling fields the client set (to lay over the style's defaults)."""
         names = ("n", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
-                 "repetition_penalty", "seed", "ignore_eos", "stop", "max_tokens", "min_tokens")
+                 "repetition_penalty", "seed", "ignore_eos", "stop", "max_tokens", "min_tokens", "lines")
         values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 

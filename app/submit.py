@@ -18,6 +18,7 @@ from app.schemas import ChatCompletionRequest, CompletionRequest, SamplingFields
 from engine.async_engine import RequestStream
 from engine.outputs import RequestOutput
 from engine.sampling_params import SamplingParams
+from styles.forms import form_lines
 
 _PARAM_FIELDS = {f.name for f in dataclasses.fields(SamplingParams)}
 
@@ -85,12 +86,22 @@ def sampling_params(state: AppState, body: SamplingFields, model: CatalogEntry, 
         room = max(1, state.engine.max_model_len - prompt_len)
         values["max_tokens"] = min(values.get("max_tokens", room), room)
     values.update(client)
+    if "lines" not in client:
+        values["lines"] = requested_form_lines(body)
     if logprobs is not None:
         values["logprobs"] = logprobs
     try:
         return SamplingParams(**values)
     except (TypeError, ValueError) as exc:
         raise from_value_error(ValueError(str(exc))) from None
+
+
+def requested_form_lines(body: SamplingFields) -> int:
+    """The line count of a verse form the chat's last user message asks for (0: none, or a continuation)."""
+    if not isinstance(body, ChatCompletionRequest) or body.continue_final_message:
+        return 0
+    asks = [m.text() for m in body.messages if m.role == "user"]
+    return form_lines(asks[-1]) if asks else 0
 
 
 def prompt_ids(state: AppState, body: ChatCompletionRequest | CompletionRequest, model: CatalogEntry) -> list[int]:

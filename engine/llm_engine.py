@@ -261,8 +261,11 @@ class LLMEngine:
             seq.finish("stop", token_id)
         else:
             delta, stop = seq.detokenizer.push(token_id)
+            seq.lines.feed(delta)
             if stop is not None:
                 seq.finish("stop", stop)
+            elif params.lines and seq.lines.done >= params.lines:
+                seq.finish("stop")
         if seq.status is not SequenceStatus.FINISHED and (
                 len(seq.output_ids) >= params.max_tokens or seq.num_tokens >= self.max_model_len):
             seq.finish("length")

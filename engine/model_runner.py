@@ -27,7 +27,7 @@ class ModelRunner:
     def run(self, scheduled: list[ScheduledSeq]) -> list[SampledToken]:
         """Run the step; return one sampled token per scheduled chunk that ``samples``, in order."""
         logits = self.forward(scheduled)  # [R, V]
-        rows = [SampleRow(s.seq.params, s.seq.generator, s.seq.prompt_ids, s.seq.output_ids)
+        rows = [SampleRow(s.seq.params, s.seq.generator, s.seq.prompt_ids, s.seq.output_ids, s.seq.lines)
                 for s in scheduled if s.samples]
         return self.sampler(logits.float(), rows)
 

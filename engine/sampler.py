@@ -1,6 +1,6 @@
 """Picks each row's next token under that row's own SamplingParams, for a whole batch at once.
 
-Order per row: the ``min_tokens`` ban of EOS and stop token ids, repetition / presence / frequency
+Order per row: the ``min_tokens`` (and ``lines``) ban of EOS and stop token ids, repetition / presence / frequency
 penalties, no-repeat-n-gram blocking, temperature, then (sampled rows only) top-k, top-p, min-p, and a
 draw. Rows that need a step pay for it; the rest skip it.
 
@@ -26,18 +26,23 @@ from dataclasses import dataclass
 import torch
 
 from engine import logits_processors as lp
+from engine.lines import LineCounter
 from engine.outputs import TokenLogprob
 from engine.sampling_params import SamplingParams
 
 
 @dataclass
 class SampleRow:
-    """One row of the logits: its parameters, its generator (None: torch's global one) and history."""
+    """One row of the logits: its parameters, its generator (None: torch's global one) and history.
+
+    ``lines`` counts the output's non-empty lines (for ``params.lines``; None: none yet).
+    """
 
     params: SamplingParams
     generator: torch.Generator | None
     prompt_ids: list[int]
     output_ids: list[int]
+    lines: LineCounter | None = None
 
 
 @dataclass
@@ -87,6 +92,13 @@ def _sampleable(logits: torch.Tensor) -> torch.Tensor:
     return ~(logits.isnan() | logits.isposinf()).any(dim=1) & logits.isfinite().any(dim=1)
 
 
+def _too_early(row: SampleRow) -> bool:
+    """True while the row may not end: fewer than ``min_tokens`` tokens, or fewer than ``lines`` lines."""
+    params = row.params
+    short = bool(params.lines) and not (row.lines or LineCounter()).may_end(params.lines)
+    return short or len(row.output_ids) < params.min_tokens
+
+
 class Sampler:
     """``Sampler(eos_token_ids)(logits [B, V], rows) -> list[SampledToken]``, one per row.
 
@@ -118,9 +130,8 @@ class Sampler:
                 for t, record, ok in zip(tokens.tolist(), logprobs, finite.tolist())]
 
     def _hold_stops(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
-        """Ban EOS and stop token ids in rows that have generated fewer than ``min_tokens`` tokens."""
-        banned = {i: self._stop_ids(row.params, logits.shape[1]) for i, row in enumerate(rows)
-                  if len(row.output_ids) < row.params.min_tokens}
+        """Ban EOS and stop token ids in rows below ``min_tokens`` tokens or short of ``lines`` lines."""
+        banned = {i: self._stop_ids(row.params, logits.shape[1]) for i, row in enumerate(rows) if _too_early(row)}
         early = [i for i, ids in banned.items() if ids]
         if not early:
             return logits

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 2.0  # below 0.01 logits / T overflow; use 0 (greedy) instead
 MIN_REPETITION_PENALTY, MAX_REPETITION_PENALTY = 0.01, 10.0
+MAX_LINES = 1000  # ``lines``: far beyond any verse form
 SEED_RANGE = (-(2**63), 2**63 - 1)  # int64, as OpenAI documents it
 
 # field -> (test, rule in words); every float must also be finite, every int an int
@@ -25,6 +26,7 @@ _INT_RULES: dict[str, tuple[Callable[[int], bool], str]] = {
     "n": (lambda n: n >= 1, "must be >= 1"),
     "top_k": (lambda k: k == -1 or k >= 1, "must be -1 (disabled) or >= 1"),
     "no_repeat_ngram_size": (lambda n: n >= 0, "must be >= 0 (0 disables it)"),
+    "lines": (lambda n: 0 <= n <= MAX_LINES, f"must be in [0, {MAX_LINES}] (0 disables it)"),
     "max_tokens": (lambda m: m >= 1, "must be >= 1"),
     "seed": (lambda s: SEED_RANGE[0] <= s <= SEED_RANGE[1], "must be a 64-bit signed integer"),
     "logprobs": (lambda k: 0 <= k <= 20, "must be in [0, 20]"),
@@ -56,7 +58,9 @@ class SamplingParams:
     that would repeat an n-gram of the output. ``logprobs=k`` returns the chosen token's logprob
     plus the top-k alternatives. ``min_tokens``: EOS (unless ``ignore_eos``) and ``stop_token_ids``
     cannot be sampled, and stop strings are not looked for, until that many tokens are generated
-    (vLLM's semantics).
+    (vLLM's semantics). ``lines=n`` (an Inkwell extra, for verse forms such as a sonnet's 14) holds EOS
+    and ``stop_token_ids`` back until the output has n non-empty lines and ends it ("stop") when the
+    n-th line's newline is generated; ``max_tokens`` still applies.
     """
 
     n: int = 1
@@ -68,6 +72,7 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     no_repeat_ngram_size: int = 0  # > 0: never repeat a token n-gram of the output; 0: disabled
+    lines: int = 0  # > 0: exactly this many non-empty lines (unless max_tokens ends it first); 0: disabled
     seed: int | None = None
     max_tokens: int = 16
     min_tokens: int = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from engine.lines import LineCounter
 from engine.lora.request import AdapterRequest
 from engine.outputs import TokenLogprob
 from engine.sampling_params import SamplingParams
@@ -45,6 +46,7 @@ class Sequence:
     num_cached_tokens: int | None = None  # prompt tokens the prefix cache supplied at its first admission
     status: SequenceStatus = SequenceStatus.WAITING
     text: str = ""
+    lines: LineCounter = field(default_factory=LineCounter)  # non-empty lines of ``text``
     logprobs: list[TokenLogprob] = field(default_factory=list)
     finish_reason: str | None = None
     stop_reason: str | int | None = None

@@ -1,0 +1,101 @@
+"""``SamplingParams.lines``: EOS is held back until the output has that many non-empty lines, and the
+engine ends the output when the last line's newline is generated (a sonnet's 14 lines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine import LLM, SamplingParams
+from engine.lines import LineCounter
+from engine.sampler import SampleRow, Sampler
+
+EOS = 3
+
+
+def _counted(*pieces: str) -> LineCounter:
+    counter = LineCounter()
+    for piece in pieces:
+        counter.feed(piece)
+    return counter
+
+
+@pytest.mark.parametrize(("pieces", "done", "open_"), [
+    (["one"], 0, True),
+    (["one\n"], 1, False),
+    (["on", "e\ntw", "o"], 1, True),
+    (["one\n\n  \n", "two\n"], 2, False),  # blank and whitespace-only lines are not lines
+    (["\n", "\n", " "], 0, False),
+    (["a\nb\nc\n"], 3, False),
+    (["a", " ", "\n"], 1, False),
+])
+def test_the_counter_counts_non_empty_lines_across_pieces(pieces: list[str], done: int, open_: bool) -> None:
+    counter = _counted(*pieces)
+    assert (counter.done, counter.open) == (done, open_)
+
+
+def test_the_text_may_end_once_the_last_line_has_begun() -> None:
+    assert not _counted("a\nb\n").may_end(3)
+    assert _counted("a\nb\nc").may_end(3) and _counted("a\nb\nc\n").may_end(3)
+
+
+def _row(counter: LineCounter | None, **params: object) -> SampleRow:
+    return SampleRow(SamplingParams(temperature=0.0, max_tokens=64, **params), None, [1], [9], counter)
+
+
+def test_eos_and_stop_token_ids_are_banned_until_the_lines_can_end() -> None:
+    logits = torch.zeros(5, 16)
+    logits[:, EOS], logits[:, 5], logits[:, 7] = 9.0, 8.0, 1.0  # EOS best, then stop token 5
+    rows = [_row(_counted("a\nb\n"), lines=3), _row(_counted("a\nb\nc"), lines=3),
+            _row(None, lines=2), _row(_counted("a\n"), lines=3, stop_token_ids=[5]), _row(_counted("a\n"))]
+    tokens = [t.token_id for t in Sampler(eos_token_ids=[EOS])(logits, rows)]
+    assert tokens == [5, EOS, 5, 7, EOS]
+
+
+@pytest.mark.parametrize("value", [-1, 1001])
+def test_lines_outside_the_range_is_refused(value: int) -> None:
+    with pytest.raises(ValueError, match=r"lines must be in \[0, 1000\]"):
+        SamplingParams(lines=value)
+
+
+class _Scripted:
+    """The engine's own sampler over logits that always prefer EOS and every 4th token prefer a newline."""
+
+    def __init__(self, sampler: Sampler, eos: int, newline: int) -> None:
+        self.sampler, self.eos, self.newline = sampler, eos, newline
+
+    def __call__(self, logits: torch.Tensor, rows: list[SampleRow]) -> list:
+        logits = logits.clone()  # [B, V]
+        logits[:, self.eos] += 100.0
+        for i, row in enumerate(rows):
+            if len(row.output_ids) % 4 == 3:
+                logits[i, self.newline] += 200.0
+        return self.sampler(logits, rows)
+
+
+@pytest.fixture()
+def scripted_llm(tiny_llama_dir: Path) -> LLM:
+    llm = LLM(model=str(tiny_llama_dir), dtype="float32", device="cpu", max_model_len=128)
+    tokenizer = llm.engine.tokenizer
+    eos = min(tokenizer.eos_token_ids)
+    newline = tokenizer.encode("\n")[-1]
+    runner = llm.engine.runner
+    runner.sampler = _Scripted(runner.sampler, eos, newline)
+    return llm
+
+
+def test_the_engine_writes_exactly_the_lines_asked_for(scripted_llm: LLM) -> None:
+    free = scripted_llm.generate("Once upon", SamplingParams(temperature=0.0, max_tokens=64))[0].outputs[0]
+    assert free.text == "" and free.finish_reason == "stop"  # EOS first: without ``lines`` nothing is written
+    for lines in (1, 3, 5):
+        out = scripted_llm.generate("Once upon", SamplingParams(temperature=0.0, max_tokens=64, lines=lines))
+        reply = out[0].outputs[0]
+        assert reply.finish_reason == "stop"
+        assert len([ln for ln in reply.text.splitlines() if ln.strip()]) == lines, reply.text
+
+
+def test_max_tokens_still_ends_a_reply_short_of_its_lines(scripted_llm: LLM) -> None:
+    reply = scripted_llm.generate("Once upon", SamplingParams(temperature=0.0, max_tokens=6, lines=5))[0].outputs[0]
+    assert reply.finish_reason == "length" and len(reply.token_ids) == 6
