@@ -16,6 +16,8 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from engine.sampling_params import SamplingParams
+from styles.forms import FORM_LINES, form_lines
 from training.corpora import sha256_of
 from training.data import SEED
 from training.data.everyday import EVAL_REQUESTS
@@ -27,8 +29,8 @@ EVAL_CACHE = "evaluation.json"  # per style, beside style.toml
 
 
 def cache_key(style) -> str:
-    """Adapter weights, system prompt, defaults and requests: any change regenerates."""
-    spec = json.dumps([style.system_prompt, style.defaults, EVAL_REQUESTS], sort_keys=True).encode()
+    """Adapter weights, system prompt, defaults, requests and verse forms: any change regenerates."""
+    spec = json.dumps([style.system_prompt, style.defaults, EVAL_REQUESTS, FORM_LINES], sort_keys=True).encode()
     adapter = sha256_of(style.adapter_path / "adapter_model.safetensors")
     return f"{adapter} spec={hashlib.sha256(spec).hexdigest()[:16]}"
 
@@ -42,6 +44,11 @@ def cached_replies(style) -> dict[str, list[str]] | None:
     return data.get("replies") if data.get("key") == cache_key(style) else None
 
 
+def as_asked(params: list[SamplingParams]) -> list[SamplingParams]:
+    """Each request's params with the line count of the verse form it asks for, as the API sets it."""
+    return [replace(p, lines=form_lines(request)) for p, request in zip(params, EVAL_REQUESTS)]
+
+
 def style_replies(style, model_dir: Path, threads: int | None = None) -> dict[str, list[str]]:
     """Generate (or reuse) the three runs' replies to the everyday requests and cache them."""
     if (replies := cached_replies(style)) is not None:
@@ -49,9 +56,9 @@ def style_replies(style, model_dir: Path, threads: int | None = None) -> dict[st
     llm, count = open_engine(model_dir, threads), len(EVAL_REQUESTS)
     defaults = style.sampling_params()
     greedy = replace(GREEDY, max_tokens=defaults.max_tokens)
-    runs = {"adapter_defaults": (seeded(defaults, count, SEED), adapter_request(style)),
-            "adapter_greedy": ([greedy] * count, adapter_request(style)),
-            "base_defaults": (seeded(defaults, count, SEED), None)}
+    runs = {"adapter_defaults": (as_asked(seeded(defaults, count, SEED)), adapter_request(style)),
+            "adapter_greedy": (as_asked([greedy] * count), adapter_request(style)),
+            "base_defaults": (as_asked(seeded(defaults, count, SEED)), None)}
     replies = {name: reply_all(llm, style.system_prompt, EVAL_REQUESTS, params, lora)
                for name, (params, lora) in runs.items()}
     payload = {"key": cache_key(style), "requests": list(EVAL_REQUESTS), "replies": replies}

@@ -62,7 +62,9 @@ def _header(cv_accuracy: float, chart: str) -> list[str]:
         f"target >= {MARKER_TARGET:.0%}.",
         f"- **Repetition**: the longest word n-gram repeated inside one reply and the most occurrences of one word "
         f"4-gram (target < {REPEAT_LIMIT} at the defaults); distinct-2 over the replies.",
-        f"- **Sonnet**: lines of poetry's reply to \"{SONNET_REQUEST}\" (target {SONNET_LINES}).", "",
+        f"- **Sonnet**: lines of poetry's reply to \"{SONNET_REQUEST}\" (target {SONNET_LINES}). Every run gets the "
+        f"line count of the verse form its request asks to be written, as the API sets it (`lines`, "
+        f"styles/forms.py): the engine holds the end back until the reply has that many lines.", "",
         f"![own-style share per style]({chart})", "",
     ]
 
