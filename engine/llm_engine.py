@@ -64,7 +64,7 @@ class LLMEngine:
         self.block_manager = BlockManager(blocks, config.block_size, config.enable_prefix_caching)
         self.scheduler = Scheduler(self.block_manager, config.max_num_seqs, config.max_num_batched_tokens,
                                    gate=self.lora)
-        self.runner = ModelRunner(model, config.block_size, Sampler(self.tokenizer.eos_token_ids), lora=self.lora)
+        self.runner = ModelRunner(model, config.block_size, Sampler(self.tokenizer.eos_token_ids, self.tokenizer.newline_token_id), lora=self.lora)
         self.vocab_size = model.args.vocab_size
         self._requests: dict[str, _Request] = {}
         self._seeds = random.Random(config.seed)

@@ -30,6 +30,13 @@ def apply_banned_tokens(logits: torch.Tensor, token_lists: list[list[int]]) -> t
     return logits.scatter(1, ids, NEG_INF)
 
 
+def keep_only(logits: torch.Tensor, token_id: int) -> torch.Tensor:
+    """-inf everywhere but at ``token_id``, which keeps its value. logits: [n, V]."""
+    kept = torch.full_like(logits, NEG_INF)  # [n, V]
+    kept[:, token_id] = logits[:, token_id]
+    return kept
+
+
 def apply_repetition_penalty(logits: torch.Tensor, token_lists: list[list[int]],
                              penalty: torch.Tensor) -> torch.Tensor:
     """HF semantics: a seen token's logit is divided by ``penalty`` if positive, else multiplied.

@@ -1,6 +1,7 @@
 """Picks each row's next token under that row's own SamplingParams, for a whole batch at once.
 
-Order per row: the ``min_tokens`` (and ``lines``) ban of EOS and stop token ids, repetition / presence / frequency
+Order per row: the ``min_tokens`` (and ``lines``) ban of EOS and stop token ids, a forced newline
+when a ``lines`` row's open line is long (``LineCounter.should_wrap``), repetition / presence / frequency
 penalties, no-repeat-n-gram blocking, temperature, then (sampled rows only) top-k, top-p, min-p, and a
 draw. Rows that need a step pay for it; the rest skip it.
 
@@ -102,11 +103,13 @@ def _too_early(row: SampleRow) -> bool:
 class Sampler:
     """``Sampler(eos_token_ids)(logits [B, V], rows) -> list[SampledToken]``, one per row.
 
-    ``eos_token_ids`` are the tokens a row's ``min_tokens`` holds back (with its ``stop_token_ids``).
+    ``eos_token_ids`` are the tokens a row's ``min_tokens`` holds back (with its ``stop_token_ids``);
+    ``newline_token_id`` is the token that breaks a long line of a ``lines`` row (None: never forced).
     """
 
-    def __init__(self, eos_token_ids: Iterable[int] = ()) -> None:
+    def __init__(self, eos_token_ids: Iterable[int] = (), newline_token_id: int | None = None) -> None:
         self.eos_token_ids = frozenset(eos_token_ids)
+        self.newline_token_id = newline_token_id
 
     def __call__(self, logits: torch.Tensor, rows: list[SampleRow]) -> list[SampledToken]:
         """Pick one token per row of ``logits`` (float32 [B, V]) under each row's parameters."""
@@ -114,7 +117,7 @@ class Sampler:
             raise ValueError(f"logits must be [B, V] with B == len(rows) == {len(rows)}, "
                              f"got shape {tuple(logits.shape)}")
         params = [row.params for row in rows]
-        logits = self._penalize(self._hold_stops(logits.float(), rows), rows)  # [B, V]
+        logits = self._penalize(self._wrap(self._hold_stops(logits.float(), rows), rows), rows)  # [B, V]
         logits = self._scale(self._block_ngrams(logits, rows), params)
         finite = _sampleable(logits)  # [B]
         if not bool(finite.all()):
@@ -136,6 +139,16 @@ class Sampler:
         if not early:
             return logits
         return _update(logits, early, lambda x: lp.apply_banned_tokens(x, [banned[i] for i in early]))
+
+    def _wrap(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
+        """Leave only the newline token in ``lines`` rows whose open line should be broken."""
+        newline = self.newline_token_id
+        if newline is None or not 0 <= newline < logits.shape[1]:
+            return logits
+        wrap = [i for i, row in enumerate(rows) if row.params.lines and row.lines and row.lines.should_wrap()]
+        if not wrap:
+            return logits
+        return _update(logits, wrap, lambda x: lp.keep_only(x, newline))
 
     def _stop_ids(self, params: SamplingParams, vocab: int) -> list[int]:
         ids = set(params.stop_token_ids) | (set() if params.ignore_eos else self.eos_token_ids)

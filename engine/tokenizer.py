@@ -82,6 +82,12 @@ class Tokenizer:
         return cls(backend, template, eos | _as_ids(eos_text_id), bos)
 
     @property
+    def newline_token_id(self) -> int | None:
+        """The one token that encodes "\n" alone (None when the vocabulary has none)."""
+        ids = self.encode("\n")
+        return ids[0] if len(ids) == 1 else None
+
+    @property
     def vocab_size(self) -> int:
         """Number of token ids the tokenizer knows, added tokens included (the model may pad more)."""
         return self.backend.get_vocab_size(with_added_tokens=True)

@@ -16,6 +16,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from engine.lines import HARD_WRAP, WRAP_AT
 from engine.sampling_params import SamplingParams
 from styles.forms import FORM_LINES, form_lines
 from training.corpora import sha256_of
@@ -30,7 +31,7 @@ EVAL_CACHE = "evaluation.json"  # per style, beside style.toml
 
 def cache_key(style) -> str:
     """Adapter weights, system prompt, defaults, requests and verse forms: any change regenerates."""
-    spec = json.dumps([style.system_prompt, style.defaults, EVAL_REQUESTS, FORM_LINES], sort_keys=True).encode()
+    spec = json.dumps([style.system_prompt, style.defaults, EVAL_REQUESTS, FORM_LINES, WRAP_AT, HARD_WRAP], sort_keys=True).encode()
     adapter = sha256_of(style.adapter_path / "adapter_model.safetensors")
     return f"{adapter} spec={hashlib.sha256(spec).hexdigest()[:16]}"
 

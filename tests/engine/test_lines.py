@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine import LLM, SamplingParams
-from engine.lines import LineCounter
+from engine.lines import HARD_WRAP, LineCounter
 from engine.sampler import SampleRow, Sampler
 
 EOS = 3
@@ -99,3 +99,45 @@ def test_the_engine_writes_exactly_the_lines_asked_for(scripted_llm: LLM) -> Non
 def test_max_tokens_still_ends_a_reply_short_of_its_lines(scripted_llm: LLM) -> None:
     reply = scripted_llm.generate("Once upon", SamplingParams(temperature=0.0, max_tokens=6, lines=5))[0].outputs[0]
     assert reply.finish_reason == "length" and len(reply.token_ids) == 6
+
+
+@pytest.mark.parametrize(("line", "wrap"), [
+    ("short, line,", False),
+    ("a" * 59 + ",", True),  # past WRAP_AT, after punctuation
+    ("a" * 70, False),  # past WRAP_AT, mid-phrase: wait for punctuation
+    ("a " * 60, True),  # past HARD_WRAP: break now
+])
+def test_a_long_line_is_broken_after_punctuation_or_at_the_hard_limit(line: str, wrap: bool) -> None:
+    counter = _counted("first\n", line)
+    assert counter.should_wrap() is wrap and _counted(line + "\n").should_wrap() is False
+
+
+def test_a_lines_row_with_a_long_line_gets_the_newline_token() -> None:
+    newline, logits = 10, torch.zeros(3, 16)
+    logits[:, 7] = 5.0
+    long_line = _counted("a" * 120)
+    rows = [_row(long_line, lines=3), _row(long_line), _row(_counted("short"), lines=3)]
+    tokens = [t.token_id for t in Sampler(eos_token_ids=[EOS], newline_token_id=newline)(logits, rows)]
+    assert tokens == [newline, 7, 7]  # only rows that must keep to their lines are broken
+
+
+class _OneLetter:
+    """The engine's own sampler over logits that prefer "a" over EOS over anything else: no line breaks."""
+
+    def __init__(self, sampler: Sampler, letter: int, eos: int) -> None:
+        self.sampler, self.letter, self.eos = sampler, letter, eos
+
+    def __call__(self, logits: torch.Tensor, rows: list[SampleRow]) -> list:
+        logits = logits.clone()  # [B, V]
+        logits[:, self.letter] += 200.0
+        logits[:, self.eos] += 100.0
+        return self.sampler(logits, rows)
+
+
+def test_a_model_that_never_breaks_a_line_still_writes_its_lines(tiny_llama_dir: Path) -> None:
+    llm = LLM(model=str(tiny_llama_dir), dtype="float32", device="cpu", max_model_len=512)
+    tokenizer, runner = llm.engine.tokenizer, llm.engine.runner
+    runner.sampler = _OneLetter(runner.sampler, tokenizer.encode("a")[-1], min(tokenizer.eos_token_ids))
+    reply = llm.generate("Once upon", SamplingParams(temperature=0.0, max_tokens=400, lines=3))[0].outputs[0]
+    assert reply.finish_reason == "stop"
+    assert reply.text.splitlines() == ["a" * HARD_WRAP] * 3
