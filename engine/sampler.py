@@ -22,7 +22,7 @@ other rows' draws are the same as without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -36,14 +36,14 @@ from engine.sampling_params import SamplingParams
 class SampleRow:
     """One row of the logits: its parameters, its generator (None: torch's global one) and history.
 
-    ``lines`` counts the output's non-empty lines (for ``params.lines``; None: none yet).
+    ``lines`` counts the output's non-empty lines (for ``params.lines``).
     """
 
     params: SamplingParams
     generator: torch.Generator | None
     prompt_ids: list[int]
     output_ids: list[int]
-    lines: LineCounter | None = None
+    lines: LineCounter = field(default_factory=LineCounter)
 
 
 @dataclass
@@ -96,7 +96,7 @@ def _sampleable(logits: torch.Tensor) -> torch.Tensor:
 def _too_early(row: SampleRow) -> bool:
     """True while the row may not end: fewer than ``min_tokens`` tokens, or fewer than ``lines`` lines."""
     params = row.params
-    short = bool(params.lines) and not (row.lines or LineCounter()).may_end(params.lines)
+    short = bool(params.lines) and not row.lines.may_end(params.lines)
     return short or len(row.output_ids) < params.min_tokens
 
 
@@ -145,7 +145,7 @@ class Sampler:
         newline = self.newline_token_id
         if newline is None or not 0 <= newline < logits.shape[1]:
             return logits
-        wrap = [i for i, row in enumerate(rows) if row.params.lines and row.lines and row.lines.should_wrap()]
+        wrap = [i for i, row in enumerate(rows) if row.params.lines and row.lines.should_wrap()]
         if not wrap:
             return logits
         return _update(logits, wrap, lambda x: lp.keep_only(x, newline))

@@ -31,7 +31,8 @@ EVAL_CACHE = "evaluation.json"  # per style, beside style.toml
 
 def cache_key(style) -> str:
     """Adapter weights, system prompt, defaults, requests and verse forms: any change regenerates."""
-    spec = json.dumps([style.system_prompt, style.defaults, EVAL_REQUESTS, FORM_LINES, WRAP_AT, HARD_WRAP], sort_keys=True).encode()
+    forms = [FORM_LINES, WRAP_AT, HARD_WRAP]
+    spec = json.dumps([style.system_prompt, style.defaults, EVAL_REQUESTS, *forms], sort_keys=True).encode()
     adapter = sha256_of(style.adapter_path / "adapter_model.safetensors")
     return f"{adapter} spec={hashlib.sha256(spec).hexdigest()[:16]}"
 

@@ -3,6 +3,7 @@ engine ends the output when the last line's newline is generated (a sonnet's 14 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_eos_and_stop_token_ids_are_banned_until_the_lines_can_end() -> None:
     logits = torch.zeros(5, 16)
     logits[:, EOS], logits[:, 5], logits[:, 7] = 9.0, 8.0, 1.0  # EOS best, then stop token 5
     rows = [_row(_counted("a\nb\n"), lines=3), _row(_counted("a\nb\nc"), lines=3),
-            _row(None, lines=2), _row(_counted("a\n"), lines=3, stop_token_ids=[5]), _row(_counted("a\n"))]
+            _row(LineCounter(), lines=2), _row(_counted("a\n"), lines=3, stop_token_ids=[5]), _row(_counted("a\n"))]
     tokens = [t.token_id for t in Sampler(eos_token_ids=[EOS])(logits, rows)]
     assert tokens == [5, EOS, 5, 7, EOS]
 
@@ -60,18 +61,17 @@ def test_lines_outside_the_range_is_refused(value: int) -> None:
         SamplingParams(lines=value)
 
 
-class _Scripted:
-    """The engine's own sampler over logits that always prefer EOS and every 4th token prefer a newline."""
+class _Biased:
+    """The engine's own sampler over logits raised by ``bias(row)``: {token id: added logit}."""
 
-    def __init__(self, sampler: Sampler, eos: int, newline: int) -> None:
-        self.sampler, self.eos, self.newline = sampler, eos, newline
+    def __init__(self, sampler: Sampler, bias: Callable[[SampleRow], dict[int, float]]) -> None:
+        self.sampler, self.bias = sampler, bias
 
     def __call__(self, logits: torch.Tensor, rows: list[SampleRow]) -> list:
         logits = logits.clone()  # [B, V]
-        logits[:, self.eos] += 100.0
         for i, row in enumerate(rows):
-            if len(row.output_ids) % 4 == 3:
-                logits[i, self.newline] += 200.0
+            for token, value in self.bias(row).items():
+                logits[i, token] += value
         return self.sampler(logits, rows)
 
 
@@ -82,7 +82,8 @@ def scripted_llm(tiny_llama_dir: Path) -> LLM:
     eos = min(tokenizer.eos_token_ids)
     newline = tokenizer.encode("\n")[-1]
     runner = llm.engine.runner
-    runner.sampler = _Scripted(runner.sampler, eos, newline)
+    runner.sampler = _Biased(runner.sampler, lambda row: {  # EOS always first, every 4th token a newline
+        eos: 100.0, **({newline: 200.0} if len(row.output_ids) % 4 == 3 else {})})
     return llm
 
 
@@ -121,23 +122,11 @@ def test_a_lines_row_with_a_long_line_gets_the_newline_token() -> None:
     assert tokens == [newline, 7, 7]  # only rows that must keep to their lines are broken
 
 
-class _OneLetter:
-    """The engine's own sampler over logits that prefer "a" over EOS over anything else: no line breaks."""
-
-    def __init__(self, sampler: Sampler, letter: int, eos: int) -> None:
-        self.sampler, self.letter, self.eos = sampler, letter, eos
-
-    def __call__(self, logits: torch.Tensor, rows: list[SampleRow]) -> list:
-        logits = logits.clone()  # [B, V]
-        logits[:, self.letter] += 200.0
-        logits[:, self.eos] += 100.0
-        return self.sampler(logits, rows)
-
-
 def test_a_model_that_never_breaks_a_line_still_writes_its_lines(tiny_llama_dir: Path) -> None:
     llm = LLM(model=str(tiny_llama_dir), dtype="float32", device="cpu", max_model_len=512)
     tokenizer, runner = llm.engine.tokenizer, llm.engine.runner
-    runner.sampler = _OneLetter(runner.sampler, tokenizer.encode("a")[-1], min(tokenizer.eos_token_ids))
+    letter, eos = tokenizer.encode("a")[-1], min(tokenizer.eos_token_ids)
+    runner.sampler = _Biased(runner.sampler, lambda row: {letter: 200.0, eos: 100.0})  # "a" first, then EOS: no breaks
     reply = llm.generate("Once upon", SamplingParams(temperature=0.0, max_tokens=400, lines=3))[0].outputs[0]
     assert reply.finish_reason == "stop"
     assert reply.text.splitlines() == ["a" * HARD_WRAP] * 3
