@@ -40,6 +40,13 @@ def _add_lora_triton(
     sgmv.sgmv_expand(buf, lora_b, y, *segs, slice_offsets, max_seg_len=meta.max_seg_len)
 
 
+def _rn_storage(lora_b: torch.Tensor) -> bool:
+    """Whether ``lora_b [S, N, R]`` is a transposed view of contiguous ``[S, R, N]`` storage (the pool's CPU
+    layout); a stride test, cheaper on the per-projection path than building the transposed view."""
+    _, n, r = lora_b.shape
+    return lora_b.stride() == (r * n, 1, n)
+
+
 def _add_lora_cpu(
     y: torch.Tensor,
     x: torch.Tensor,
@@ -49,13 +56,13 @@ def _add_lora_cpu(
     slice_offsets: tuple[int, ...],
 ) -> None:
     g = meta.groups
-    if not lora_b.transpose(1, 2).is_contiguous():  # the pool's CPU layout is [S, R, N] storage
+    if not _rn_storage(lora_b):
         lora_b = lora_b.transpose(1, 2).contiguous().transpose(1, 2)
     if g.tokens.numel():
         ranks = meta.slot_ranks
         if ranks is None:
             ranks = torch.full((lora_a.shape[0],), lora_b.shape[2], dtype=torch.long)
-        cpu_ops().add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, list(slice_offsets))
+        cpu_ops().add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, slice_offsets)
     if meta.long_runs:  # prefill chunks: GEMMs (oneDNN, AMX in bf16) beat the kernel's vector loops there
         segment_lora(y, x, lora_a, lora_b, meta.long_runs, slice_offsets)
 

@@ -6,9 +6,11 @@
 // (a style blend); its deltas add up. Semantics (kernels/reference.py, bgmv_shrink then bgmv_expand):
 //   for every entry e = (t, s, c), slice i with output columns [lo, hi):
 //     y[t, lo:hi] += B[s, lo:hi, :rank] @ (c * A[s, i*R : i*R + rank] @ x[t])
-// Both halves work on tiles of up to four entries of one group, so every adapter row loaded is used
-// four times: the shrink computes a 4 x 4 block of dot products per pass over x (one task per tile of
-// entries and A rows), the expand adds four rows of y per loaded row of B (one task per column block).
+// The work is split into tiles of up to four entries of one group; a tile's shrink and expand run on one
+// thread, back to back: every adapter row loaded is used for the tile's four entries, the shrink results
+// stay in a small per-thread buffer, and the expand sweeps each B row from start to end (one stream per
+// rank row, prefetched ahead), so a slot's weights are read as long runs rather than scattered blocks.
+// Tiles write disjoint rows of y unless a token has several entries (a blend): then they run on one thread.
 // Accumulators live in vector registers (simd.h); math in fp32, storage fp32 or bf16.
 #include "common.h"
 #include "simd.h"
@@ -18,9 +20,9 @@
 namespace inkwell {
 namespace {
 
-constexpr int64_t kEntryTile = 4;     // entries sharing each loaded adapter row
-constexpr int64_t kRowTile = 4;       // A rows per shrink pass
-constexpr int64_t kColumnBlock = 64;  // output columns per expand task
+constexpr int64_t kEntryTile = 4;  // entries sharing each loaded adapter row
+constexpr int64_t kRowTile = 4;    // A rows per shrink pass
+constexpr int64_t kPrefetch = 128; // elements ahead of the loads on an adapter row
 
 struct LoraShape {
   int64_t hidden, out, rank_stride;  // H_in, N, R (the stacks' padded rank)
@@ -35,109 +37,127 @@ struct Entries {
   int64_t groups;
 };
 
-// A shrink task: entries [e0, e0 + ne) of one group (one slot) against A rows [r0, r0 + nr) of slice `slice`.
-struct ShrinkTask {
-  int64_t slot, e0, ne, slice, r0, nr;
+// A tile: entries [e0, e0 + ne) of one group, all on `slot`.
+struct Tile {
+  int64_t slot, e0, ne;
 };
 
-std::vector<ShrinkTask> shrink_tasks(const Entries& en, const LoraShape& sh) {
-  std::vector<ShrinkTask> tasks;
-  for (int64_t g = 0; g < en.groups; ++g) {
-    const int64_t slot = en.slots[g], rank = en.ranks[slot];
+std::vector<Tile> entry_tiles(const Entries& en) {
+  std::vector<Tile> tiles;
+  for (int64_t g = 0; g < en.groups; ++g)
     for (int64_t e0 = en.starts[g]; e0 < en.starts[g + 1]; e0 += kEntryTile)
-      for (int64_t i = 0; i < sh.slices(); ++i)
-        for (int64_t r0 = 0; r0 < rank; r0 += kRowTile)
-          tasks.push_back({slot, e0, std::min(kEntryTile, en.starts[g + 1] - e0), i, r0, std::min(kRowTile, rank - r0)});
-  }
-  return tasks;
+      tiles.push_back({en.slots[g], e0, std::min(kEntryTile, en.starts[g + 1] - e0)});
+  return tiles;
 }
 
-// u[e, i*R + r] = scale[e] * A[s, i*R + r] . x[token[e]] for one task: a 4 x 4 tile of dot products
-// (absent entries / rows repeat the last one and are not stored), 16 register accumulators, one pass over x.
-template <typename T>
-void shrink_tile(float* u, const T* x, const T* a, const Entries& en, const LoraShape& sh, const ShrinkTask& k) {
-  const T* xs[kEntryTile];
+// u[j, row0 + r] = scale[e0 + j] * A[s, row0 + r] . x[token[e0 + j]] for the tile's NE entries and
+// r < nr: an NE x 4 block of dot products in registers (absent rows repeat the last one, not stored).
+template <int64_t NE, typename T>
+void shrink_rows(float* u, const T* x, const T* a, const Entries& en, const LoraShape& sh, const Tile& tile,
+                 int64_t row0, int64_t nr) {
+  const T* xs[NE];
   const T* as[kRowTile];
-  for (int64_t j = 0; j < kEntryTile; ++j) xs[j] = x + en.tokens[k.e0 + std::min(j, k.ne - 1)] * sh.hidden;
-  const int64_t row0 = k.slice * sh.rank_stride + k.r0;
-  for (int64_t r = 0; r < kRowTile; ++r) as[r] = a + (k.slot * sh.width() + row0 + std::min(r, k.nr - 1)) * sh.hidden;
-  F16 acc[kEntryTile][kRowTile];
+  for (int64_t j = 0; j < NE; ++j) xs[j] = x + en.tokens[tile.e0 + j] * sh.hidden;
+  for (int64_t r = 0; r < kRowTile; ++r) as[r] = a + (tile.slot * sh.width() + row0 + std::min(r, nr - 1)) * sh.hidden;
+  F16 acc[NE][kRowTile];
   for (auto& row : acc)
     for (F16& cell : row) cell = F16::zero();
   int64_t h = 0;
   for (; h + kLanes <= sh.hidden; h += kLanes) {
     F16 w[kRowTile];
-    for (int64_t r = 0; r < kRowTile; ++r) w[r] = F16::load(as[r] + h);
-    for (int64_t j = 0; j < kEntryTile; ++j) {
+    for (int64_t r = 0; r < kRowTile; ++r) {
+      __builtin_prefetch(as[r] + h + kPrefetch);
+      w[r] = F16::load(as[r] + h);
+    }
+    for (int64_t j = 0; j < NE; ++j) {
       const F16 xv = F16::load(xs[j] + h);
       for (int64_t r = 0; r < kRowTile; ++r) acc[j][r] = acc[j][r].fma(xv, w[r]);
     }
   }
-  for (int64_t j = 0; j < k.ne; ++j)
-    for (int64_t r = 0; r < k.nr; ++r) {
+  for (int64_t j = 0; j < NE; ++j)
+    for (int64_t r = 0; r < nr; ++r) {
       float dot = acc[j][r].sum();
       for (int64_t t = h; t < sh.hidden; ++t) dot += to_float(xs[j][t]) * to_float(as[r][t]);
-      u[(k.e0 + j) * sh.width() + row0 + r] = en.scales[k.e0 + j] * dot;
+      u[j * sh.width() + row0 + r] = en.scales[tile.e0 + j] * dot;
     }
 }
 
-// y[token[e], lo:hi] += sum_r u[e, i*R + r] * Bt[s, r, lo:hi] for entries [e0, e0 + ne) of one group:
-// 16 columns at a time with the four entries' sums in registers, each B row loaded once for them.
-template <typename T>
-void expand_tile(T* y, const float* u, const T* bt, const Entries& en, const LoraShape& sh, int64_t slot,
-                 int64_t e0, int64_t ne, int64_t slice, int64_t lo, int64_t hi) {
-  T* rows[kEntryTile];
-  const float* us[kEntryTile];
-  for (int64_t j = 0; j < ne; ++j) {
-    rows[j] = y + en.tokens[e0 + j] * sh.out;
-    us[j] = u + (e0 + j) * sh.width() + slice * sh.rank_stride;
+// y[token[e0 + j], lo:hi] += sum_r u[j, i*R + r] * Bt[s, r, lo:hi] for the tile's NE entries: 16 columns
+// at a time, their sums in registers, each B row loaded once for all of them.
+template <int64_t NE, typename T>
+void expand_slice(T* y, const float* u, const T* bt, const Entries& en, const LoraShape& sh, const Tile& tile,
+                  int64_t slice) {
+  T* rows[NE];
+  const float* us[NE];
+  for (int64_t j = 0; j < NE; ++j) {
+    rows[j] = y + en.tokens[tile.e0 + j] * sh.out;
+    us[j] = u + j * sh.width() + slice * sh.rank_stride;
   }
-  const T* b = bt + slot * sh.rank_stride * sh.out;
-  const int64_t rank = en.ranks[slot];
+  const T* b = bt + tile.slot * sh.rank_stride * sh.out;
+  const int64_t rank = en.ranks[tile.slot], lo = sh.offsets[slice], hi = sh.offsets[slice + 1];
   int64_t c = lo;
   for (; c + kLanes <= hi; c += kLanes) {
-    F16 acc[kEntryTile];
-    for (int64_t j = 0; j < ne; ++j) acc[j] = F16::load(rows[j] + c);
+    F16 acc[NE];
+    for (int64_t j = 0; j < NE; ++j) acc[j] = F16::load(rows[j] + c);
     for (int64_t r = 0; r < rank; ++r) {
+      __builtin_prefetch(b + r * sh.out + c + kPrefetch);
       const F16 w = F16::load(b + r * sh.out + c);
-      for (int64_t j = 0; j < ne; ++j) acc[j] = acc[j].fma(F16::splat(us[j][r]), w);
+      for (int64_t j = 0; j < NE; ++j) acc[j] = acc[j].fma(F16::splat(us[j][r]), w);
     }
-    for (int64_t j = 0; j < ne; ++j) acc[j].store(rows[j] + c);
+    for (int64_t j = 0; j < NE; ++j) acc[j].store(rows[j] + c);
   }
   for (; c < hi; ++c)
-    for (int64_t j = 0; j < ne; ++j) {
+    for (int64_t j = 0; j < NE; ++j) {
       float sum = to_float(rows[j][c]);
       for (int64_t r = 0; r < rank; ++r) sum += us[j][r] * to_float(b[r * sh.out + c]);
       rows[j][c] = from_float<T>(sum);
     }
 }
 
-// Every entry's expand for the columns [c0, c1) (one task: no other task writes these columns).
-template <typename T>
-void expand_columns(T* y, const float* u, const T* bt, const Entries& en, const LoraShape& sh, int64_t c0,
-                    int64_t c1) {
-  for (int64_t g = 0; g < en.groups; ++g)
-    for (int64_t i = 0; i < sh.slices(); ++i) {
-      const int64_t lo = std::max(c0, sh.offsets[i]), hi = std::min(c1, sh.offsets[i + 1]);
-      if (lo >= hi) continue;
-      for (int64_t e0 = en.starts[g]; e0 < en.starts[g + 1]; e0 += kEntryTile)
-        expand_tile(y, u, bt, en, sh, en.slots[g], e0, std::min(kEntryTile, en.starts[g + 1] - e0), i, lo, hi);
-    }
+// One tile, NE entries (a compile-time count, so every accumulator stays in a register): the shrink of
+// every slice into u [NE, n*R] (rows past the slot's rank are never read), then the expand of every slice.
+template <int64_t NE, typename T>
+void run_tile(T* y, float* u, const T* x, const T* a, const T* bt, const Entries& en, const LoraShape& sh,
+              const Tile& tile) {
+  const int64_t rank = en.ranks[tile.slot];
+  for (int64_t i = 0; i < sh.slices(); ++i)
+    for (int64_t r0 = 0; r0 < rank; r0 += kRowTile)
+      shrink_rows<NE>(u, x, a, en, sh, tile, i * sh.rank_stride + r0, std::min(kRowTile, rank - r0));
+  for (int64_t i = 0; i < sh.slices(); ++i) expand_slice<NE>(y, u, bt, en, sh, tile, i);
 }
 
 template <typename T>
-void run_lora(T* y, const T* x, const T* a, const T* bt, const Entries& en, const LoraShape& sh, int64_t entries) {
-  std::vector<float> u(entries * sh.width(), 0.f);  // [E, n*R] fp32 shrink results
-  const std::vector<ShrinkTask> tasks = shrink_tasks(en, sh);
+void run_tile(T* y, float* u, const T* x, const T* a, const T* bt, const Entries& en, const LoraShape& sh,
+              const Tile& tile) {
+  switch (tile.ne) {
+    case 1: return run_tile<1>(y, u, x, a, bt, en, sh, tile);
+    case 2: return run_tile<2>(y, u, x, a, bt, en, sh, tile);
+    case 3: return run_tile<3>(y, u, x, a, bt, en, sh, tile);
+    default: return run_tile<kEntryTile>(y, u, x, a, bt, en, sh, tile);
+  }
+}
+
+// Whether some token has entries in two groups (a blend): its tiles would then write the same row of y.
+bool tokens_repeat(const Entries& en, int64_t entries, int64_t num_tokens) {
+  std::vector<char> seen(num_tokens, 0);
+  for (int64_t e = 0; e < entries; ++e) {
+    char& mark = seen[en.tokens[e]];
+    if (mark) return true;
+    mark = 1;
+  }
+  return false;
+}
+
+template <typename T>
+void run_lora(T* y, const T* x, const T* a, const T* bt, const Entries& en, const LoraShape& sh, int64_t entries,
+              int64_t num_tokens) {
+  const std::vector<Tile> tiles = entry_tiles(en);
+  const int64_t count = static_cast<int64_t>(tiles.size());
   const int64_t work = entries * sh.width() * (sh.hidden + sh.out);  // ~multiply-adds: one thread when small
-  const int64_t grain = work < 200000 ? static_cast<int64_t>(tasks.size()) : 4;
-  at::parallel_for(0, static_cast<int64_t>(tasks.size()), grain, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) shrink_tile(u.data(), x, a, en, sh, tasks[k]);
-  });
-  const int64_t blocks = (sh.out + kColumnBlock - 1) / kColumnBlock;
-  at::parallel_for(0, blocks, work < 200000 ? blocks : 2, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b)
-      expand_columns(y, u.data(), bt, en, sh, b * kColumnBlock, std::min(sh.out, (b + 1) * kColumnBlock));
+  const bool serial = work < 200000 || tokens_repeat(en, entries, num_tokens);
+  at::parallel_for(0, count, serial ? count : 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> u(kEntryTile * sh.width());  // [4, n*R] fp32 shrink results of one tile
+    for (int64_t k = begin; k < end; ++k) run_tile(y, u.data(), x, a, bt, en, sh, tiles[k]);
   });
 }
 
@@ -163,8 +183,10 @@ void add_lora(at::Tensor y, at::Tensor x, at::Tensor lora_a, at::Tensor lora_b, 
                    slot_ranks.data_ptr<int64_t>(), scales.data_ptr<float>(), group_slots.size(0)};
   for (int64_t g = 0; g < en.groups; ++g)
     INKWELL_CHECK(en.ranks[en.slots[g]] <= sh.rank_stride, "slot rank above the stacks' rank");
+  for (int64_t e = 0; e < tokens.size(0); ++e)
+    INKWELL_CHECK(en.tokens[e] >= 0 && en.tokens[e] < x.size(0), "entry token out of range");
   dispatch_float(y, "y", [&]<typename T>() {
-    run_lora<T>(data<T>(y), data<T>(x), data<T>(lora_a), data<T>(bt), en, sh, tokens.size(0));
+    run_lora<T>(data<T>(y), data<T>(x), data<T>(lora_a), data<T>(bt), en, sh, tokens.size(0), x.size(0));
   });
 }
 

@@ -97,3 +97,31 @@ def test_zero_scale_and_rows_without_adapter_are_untouched() -> None:
     y = p.y.clone()
     add_lora(y, p.x, p.a, p.b, p.meta, p.offsets)
     assert torch.equal(y[free], p.y[free])
+
+
+@pytest.mark.parametrize("blend", [False, True], ids=["single", "blended"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_a_step_big_enough_for_two_threads(blend: bool, dtype: torch.dtype) -> None:
+    """The model's qkv shape, 40 decode rows over 9 slots (groups of 1 to 8 rows: tiles of 1-4 entries),
+    on two threads; blended rows put one token in two groups, so those tiles must not race."""
+    gen = torch.Generator().manual_seed(11)
+    rank, hidden, offsets = 8, 576, (0, 576, 768, 960)
+    groups = [1, 2, 3, 4, 5, 6, 7, 8, 4]  # rows per slot, 40 in all
+    slots = [s for s, n in enumerate(groups) for _ in range(n)]
+    scales = [0.5 + 0.1 * (i % 7) for i in range(len(slots))]
+    extra = [((8 - s, 0.4),) if blend and i % 3 == 0 and s != 4 else () for i, s in enumerate(slots)]
+    x = torch.randn(len(slots), hidden, generator=gen).to(dtype)
+    a = (torch.randn(len(groups), 3 * rank, hidden, generator=gen) * 0.05).to(dtype)
+    b = (torch.randn(len(groups), offsets[-1], rank, generator=gen) * 0.05).to(dtype)
+    y = torch.randn(len(slots), offsets[-1], generator=gen).to(dtype)
+    meta = LoRAMetadata.allocate(len(slots), len(slots), max_components=2)
+    meta.fill([1] * len(slots), slots, scales, extra)
+    parts = [[(s, c), *more] for s, c, more in zip(slots, scales, extra)]
+    expected = _expected(x, a, b, y, offsets, [1] * len(slots), parts).to(dtype)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        add_lora(y, x, a, b, meta, offsets)
+    finally:
+        torch.set_num_threads(threads)
+    torch.testing.assert_close(y, expected, **tolerance(dtype))
