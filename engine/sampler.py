@@ -30,6 +30,7 @@ from engine import logits_processors as lp
 from engine.lines import LineCounter
 from engine.outputs import TokenLogprob
 from engine.sampling_params import SamplingParams
+from kernels.cpu_ext import cpu_ops
 
 
 @dataclass
@@ -89,8 +90,23 @@ def _update(tensor: torch.Tensor, rows: list[int], fn: Callable[[torch.Tensor], 
 
 
 def _sampleable(logits: torch.Tensor) -> torch.Tensor:
-    """[B] bool: no NaN or +Inf in the row, and some token left (banned tokens are -Inf)."""
-    return ~(logits.isnan() | logits.isposinf()).any(dim=1) & logits.isfinite().any(dim=1)
+    """[B] bool: no NaN or +Inf in the row, and some token left (banned tokens are -Inf).
+
+    One reduction: a row's max is NaN if it holds a NaN, +Inf if it holds +Inf (and no NaN), -Inf if
+    every token is banned, and finite exactly otherwise (torch's boolean ``any`` is ~50x slower here).
+    """
+    return logits.amax(dim=1).isfinite()
+
+
+def _argmax(logits: torch.Tensor) -> torch.Tensor:
+    """[B] int64: each row's first maximum; the compiled kernel on the CPU (torch's argmax costs ~1 ms a
+    decode step there), torch elsewhere."""
+    ops = cpu_ops() if logits.device.type == "cpu" and logits.dtype == torch.float32 else None
+    if ops is None:
+        return logits.argmax(dim=-1)
+    picks = torch.empty(logits.shape[0], dtype=torch.long)
+    ops.argmax_rows(picks, logits.contiguous())
+    return picks
 
 
 def _too_early(row: SampleRow) -> bool:
@@ -125,7 +141,7 @@ class Sampler:
         tokens = torch.empty(len(rows), dtype=torch.long, device=logits.device)  # [B]
         greedy, sampled = _where(params, lambda p: p.greedy), _where(params, lambda p: not p.greedy)
         if greedy:
-            tokens[greedy] = _take(logits, greedy).argmax(dim=-1)
+            tokens[greedy] = _argmax(_take(logits, greedy))
         if sampled:
             tokens[sampled] = self._draw(_take(logits, sampled), [rows[i] for i in sampled])
         logprobs = self._logprobs(logits, tokens, params)

@@ -12,6 +12,7 @@ void paged_decode_attention(at::Tensor out, at::Tensor q, at::Tensor k_cache, at
 void add_lora(at::Tensor y, at::Tensor x, at::Tensor lora_a, at::Tensor lora_b, at::Tensor tokens,
               at::Tensor scales, at::Tensor group_starts, at::Tensor group_slots, at::Tensor slot_ranks,
               std::vector<int64_t> slice_offsets);
+void argmax_rows(at::Tensor out, at::Tensor logits);
 }  // namespace inkwell
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -21,4 +22,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("silu_and_mul", &inkwell::silu_and_mul, "out = silu(gate) * up");
   m.def("paged_decode_attention", &inkwell::paged_decode_attention, "decode attention over the paged KV cache");
   m.def("add_lora", &inkwell::add_lora, "y += every entry's LoRA delta (fused shrink + expand)");
+  m.def("argmax_rows", &inkwell::argmax_rows, "out = the first index of each row's maximum (torch.argmax)");
 }

@@ -33,6 +33,10 @@ struct F16 {
   }
   F16 fma(F16 a, F16 b) const { return {_mm512_fmadd_ps(a.v, b.v, v)}; }  // this + a * b
   float sum() const { return _mm512_reduce_add_ps(v); }
+  F16 max(F16 o) const { return {_mm512_max_ps(v, o.v)}; }  // NaN lanes are not propagated: see any_nan
+  float max_lane() const { return _mm512_reduce_max_ps(v); }
+  bool any_nan() const { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0; }
+  uint32_t equal_mask(F16 o) const { return _mm512_cmp_ps_mask(v, o.v, _CMP_EQ_OQ); }  // bit i: lane i equal
 };
 
 #else
@@ -62,6 +66,26 @@ struct F16 {
     float s = 0.f;
     for (int64_t i = 0; i < kLanes; ++i) s += v[i];
     return s;
+  }
+  F16 max(F16 o) const {
+    F16 r;
+    for (int64_t i = 0; i < kLanes; ++i) r.v[i] = o.v[i] > v[i] ? o.v[i] : v[i];
+    return r;
+  }
+  float max_lane() const {
+    float m = v[0];
+    for (int64_t i = 1; i < kLanes; ++i) m = v[i] > m ? v[i] : m;
+    return m;
+  }
+  bool any_nan() const {
+    bool nan = false;
+    for (int64_t i = 0; i < kLanes; ++i) nan |= v[i] != v[i];
+    return nan;
+  }
+  uint32_t equal_mask(F16 o) const {
+    uint32_t mask = 0;
+    for (int64_t i = 0; i < kLanes; ++i) mask |= static_cast<uint32_t>(v[i] == o.v[i]) << i;
+    return mask;
   }
 };
 
