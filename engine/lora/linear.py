@@ -51,11 +51,10 @@ class LoRALinear(nn.Module):
         meta = self.metadata()
         if meta is None or not meta.has_lora:
             return y
-        if x.dim() == 2 and x.is_contiguous():  # the engine's layout: no views to build on the hot path
-            add_lora(y, x, self.lora_a, self.lora_b, meta, self.slice_offsets)
-            return y
-        flat_x = x.reshape(-1, x.shape[-1]).contiguous()  # [T, in]
-        add_lora(y.view(-1, y.shape[-1]), flat_x, self.lora_a, self.lora_b, meta, self.slice_offsets)  # [T, out]
+        # the engine passes [T, in] contiguous: build no views on that hot path
+        flat_x = x if x.dim() == 2 and x.is_contiguous() else x.reshape(-1, x.shape[-1]).contiguous()  # [T, in]
+        flat_y = y if y.dim() == 2 else y.view(-1, y.shape[-1])  # [T, out]
+        add_lora(flat_y, flat_x, self.lora_a, self.lora_b, meta, self.slice_offsets)
         return y
 
 

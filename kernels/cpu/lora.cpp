@@ -137,15 +137,18 @@ void run_tile(T* y, float* u, const T* x, const T* a, const T* bt, const Entries
   }
 }
 
-// Whether some token has entries in two groups (a blend): its tiles would then write the same row of y.
+// Checks every entry's token is a row of x, and says whether some token has entries in two groups (a
+// blend): its tiles would then write the same row of y.
 bool tokens_repeat(const Entries& en, int64_t entries, int64_t num_tokens) {
   std::vector<char> seen(num_tokens, 0);
+  bool repeat = false;
   for (int64_t e = 0; e < entries; ++e) {
-    char& mark = seen[en.tokens[e]];
-    if (mark) return true;
-    mark = 1;
+    const int64_t token = en.tokens[e];
+    INKWELL_CHECK(token >= 0 && token < num_tokens, "entry token ", token, " out of range [0, ", num_tokens, ")");
+    repeat |= seen[token] != 0;
+    seen[token] = 1;
   }
-  return false;
+  return repeat;
 }
 
 template <typename T>
@@ -154,7 +157,8 @@ void run_lora(T* y, const T* x, const T* a, const T* bt, const Entries& en, cons
   const std::vector<Tile> tiles = entry_tiles(en);
   const int64_t count = static_cast<int64_t>(tiles.size());
   const int64_t work = entries * sh.width() * (sh.hidden + sh.out);  // ~multiply-adds: one thread when small
-  const bool serial = work < 200000 || tokens_repeat(en, entries, num_tokens);
+  const bool repeat = tokens_repeat(en, entries, num_tokens);  // also checks the tokens: before any work
+  const bool serial = repeat || work < 200000;
   at::parallel_for(0, count, serial ? count : 1, [&](int64_t begin, int64_t end) {
     std::vector<float> u(kEntryTile * sh.width());  // [4, n*R] fp32 shrink results of one tile
     for (int64_t k = begin; k < end; ++k) run_tile(y, u.data(), x, a, bt, en, sh, tiles[k]);
@@ -183,8 +187,6 @@ void add_lora(at::Tensor y, at::Tensor x, at::Tensor lora_a, at::Tensor lora_b, 
                    slot_ranks.data_ptr<int64_t>(), scales.data_ptr<float>(), group_slots.size(0)};
   for (int64_t g = 0; g < en.groups; ++g)
     INKWELL_CHECK(en.ranks[en.slots[g]] <= sh.rank_stride, "slot rank above the stacks' rank");
-  for (int64_t e = 0; e < tokens.size(0); ++e)
-    INKWELL_CHECK(en.tokens[e] >= 0 && en.tokens[e] < x.size(0), "entry token out of range");
   dispatch_float(y, "y", [&]<typename T>() {
     run_lora<T>(data<T>(y), data<T>(x), data<T>(lora_a), data<T>(bt), en, sh, tokens.size(0), x.size(0));
   });
