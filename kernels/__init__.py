@@ -9,6 +9,8 @@ decode-heavy steps, else a segment loop).
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import torch
 
 from kernels.cpu_ext import cpu_ops
@@ -54,6 +56,7 @@ def _add_lora_cpu(
     lora_b: torch.Tensor,
     meta: LoRAMetadata,
     slice_offsets: tuple[int, ...],
+    ops: ModuleType,
 ) -> None:
     g = meta.groups
     if not _rn_storage(lora_b):
@@ -62,7 +65,7 @@ def _add_lora_cpu(
         ranks = meta.slot_ranks
         if ranks is None:
             ranks = torch.full((lora_a.shape[0],), lora_b.shape[2], dtype=torch.long)
-        cpu_ops().add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, slice_offsets)
+        ops.add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, slice_offsets)
     if meta.long_runs:  # prefill chunks: GEMMs (oneDNN, AMX in bf16) beat the kernel's vector loops there
         segment_lora(y, x, lora_a, lora_b, meta.long_runs, slice_offsets)
 
@@ -91,19 +94,21 @@ def add_lora(
     lora_b: torch.Tensor,
     meta: LoRAMetadata,
     slice_offsets: tuple[int, ...],
+    ops: ModuleType | None = None,
 ) -> None:
     """Add every token's adapter delta to ``y`` in place (a fused layer: all slices at once).
 
     x [T, H_in], lora_a [S, n_slices*R, H_in], lora_b [S, N, R], y [T, N]; tokens described by ``meta``.
     A blended token gets the sum of its adapters' deltas: one fused call over all entries on the CPU
-    kernel, else one pass per component (``meta`` then each of ``meta.blend_passes``).
+    kernel, else one pass per component (``meta`` then each of ``meta.blend_passes``). ``ops``: a compiled
+    kernels module to call instead of this host's build (``inkwell bench-kernel`` times two builds).
     """
     if x.shape[0] != meta.num_tokens:
         raise ValueError(f"LoRA metadata describes {meta.num_tokens} tokens but the layer got {x.shape[0]}")
     if not meta.has_lora:
         return
     if not x.is_cuda and meta.groups is not None:
-        _add_lora_cpu(y, x, lora_a, lora_b, meta, slice_offsets)
+        _add_lora_cpu(y, x, lora_a, lora_b, meta, slice_offsets, ops or cpu_ops())
         return
     for part in (meta, *meta.blend_passes):
         if part.has_lora:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -52,10 +53,22 @@ def build_key() -> str:
     return digest.hexdigest()[:16]
 
 
-def build_dir() -> Path:
-    """Where this host's build lives."""
+def build_dir(key: str | None = None) -> Path:
+    """Where the build with this key (default: this checkout's, on this host) lives."""
     root = Path(os.environ.get("INKWELL_KERNELS_DIR") or Path.home() / ".cache" / "inkwell" / "kernels")
-    return root / build_key()
+    return root / (key or build_key())
+
+
+def load_build(key: str) -> ModuleType:
+    """An earlier cached build by its key (its folder's name), e.g. to time two versions of a kernel in one
+    process; raises ``FileNotFoundError`` if no such build is cached."""
+    found = sorted(build_dir(key).glob("*.so"))
+    if not found:
+        raise FileNotFoundError(f"no cached kernels build {key!r} under {build_dir(key).parent}")
+    spec = importlib.util.spec_from_file_location(found[0].name.split(".")[0], found[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _build() -> ModuleType:

@@ -86,7 +86,7 @@ MAX_GRID_WASTE = 4
 LONG_RUN = 384  # measured: at 512 tokens GEMMs are 1.2-1.8x faster than the kernel, at 256 even, below slower
 
 
-def _slot_grid(token_slots: list[int], token_scales: list[float]) -> SlotGrid | None:
+def slot_grid(token_slots: list[int], token_scales: list[float]) -> SlotGrid | None:
     """The grid of this step, or ``None`` when it would be mostly padding (long prefill segments)."""
     used = [t for t, s in enumerate(token_slots) if s >= 0]
     if not used:
@@ -226,7 +226,7 @@ class LoRAMetadata:
         if with_groups:
             entries, self.long_runs = _entries(num_tokens, slots, scales, extra, LONG_RUN)
             self.groups = _slot_groups(entries)
-        self.grid = _slot_grid(token_slots, token_scales) if on_cpu and self.groups is None else None
+        self.grid = slot_grid(token_slots, token_scales) if on_cpu and self.groups is None else None
         self._fill_segments()
         self.num_tokens = total
         self.is_decode = all(n == 1 for n in num_tokens)

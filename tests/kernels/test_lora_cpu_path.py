@@ -12,7 +12,7 @@ from lora_cases import BATCH_SHAPES, make_problem, naive_delta, tolerance
 from test_lora_reference import run_reference
 
 from kernels import add_lora
-from kernels.metadata import LoRAMetadata, _slot_grid
+from kernels.metadata import LoRAMetadata, slot_grid
 from kernels.torch_path import grid_lora, segment_lora
 
 
@@ -32,7 +32,7 @@ def test_both_cpu_paths_match_reference(shape: str, path: str) -> None:
     p = make_problem(dtype=torch.float32, rank=16, num_adapters=6, shape=shape, decode=False, num_seqs=7, seed=3)
     y = p.y.clone()
     if path == "grid":
-        grid = _slot_grid(p.meta.token_slots.tolist(), p.meta.token_scales.tolist())
+        grid = slot_grid(p.meta.token_slots.tolist(), p.meta.token_scales.tolist())
         if grid is None:  # mostly padding: build it anyway, the result must not depend on the choice
             grid = _force_grid(p.meta)
         grid_lora(y, p.x, p.a, p.b, grid, p.offsets)
@@ -46,13 +46,13 @@ def _force_grid(meta: LoRAMetadata):
 
     waste, metadata.MAX_GRID_WASTE = metadata.MAX_GRID_WASTE, 10**9
     try:
-        return _slot_grid(meta.token_slots.tolist(), meta.token_scales.tolist())
+        return slot_grid(meta.token_slots.tolist(), meta.token_scales.tolist())
     finally:
         metadata.MAX_GRID_WASTE = waste
 
 
 def test_grid_groups_tokens_per_slot() -> None:
-    grid = _slot_grid([2, -1, 4, 2, 2], [0.5, 1.0, 1.0, 1.5, 1.0])
+    grid = slot_grid([2, -1, 4, 2, 2], [0.5, 1.0, 1.0, 1.5, 1.0])
     assert (grid.first_slot, grid.num_slots, grid.rows) == (2, 3, 3)
     assert grid.index.tolist() == [0, 3, 4, 0, 0, 0, 2, 0, 0]
     assert grid.scale.flatten().tolist() == [0.5, 1.5, 1.0, 0, 0, 0, 1.0, 0, 0]
