@@ -13,7 +13,6 @@ its key under the kernels cache). Each system's largest difference from the engi
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ from cli.bench.host import cpu_line, load_average
 from kernels.cpu_ext import build_key, cpu_ops, fast_bf16_flag, load_build
 from kernels.metadata import LoRAMetadata, slot_grid
 from kernels.torch_path import grid_lora, segment_lora
-
-log = logging.getLogger(__name__)
 
 SLOTS = 16
 System = Callable[[torch.Tensor, torch.Tensor, "Projection", LoRAMetadata], None]

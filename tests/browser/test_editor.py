@@ -24,7 +24,7 @@ DATE_LINE = re.compile(r"Exported from Inkwell on \d{4}-\d\d-\d\d \d\d:\d\d UTC"
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _chromium_or_skip()
-    server = WriterServer(tmp_path_factory.mktemp("editor"), max_tokens={"verse": 24, "pirate": 24, "legal": 24})
+    server = WriterServer(tmp_path_factory.mktemp("editor"), max_tokens={"verse": 24, "pirate": 24, "legal": 400})
     server.start()
     yield server.url
     server.stop()
@@ -40,6 +40,10 @@ def _preset(page: Any) -> str | None:
 
 def test_length_presets_set_max_tokens_and_follow_it(page: Any, url: str) -> None:
     sign_up(page, url)
+    # Verse is the first style: picking it again may land its defaults late, over a preset clicked meanwhile.
+    # Legal's 400 tokens (no preset) first, so the wait below can only end once Verse's defaults have landed.
+    pick(page, "style", "Legal")
+    watch(lambda: None, lambda: _max_tokens(page) == 400 and _preset(page) is None, 5)
     pick(page, "style", "Verse")
     watch(lambda: None, lambda: _max_tokens(page) == 24 and _preset(page) == "A line", 5)  # the style's default
     for label, tokens in (("A page", 512), ("A sonnet", 176), ("A paragraph", 128)):
