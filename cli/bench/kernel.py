@@ -22,11 +22,11 @@ import torch
 import kernels
 from cli.bench.host import cpu_line, load_average
 from kernels.cpu_ext import build_key, cpu_ops, fast_bf16_flag, load_build
-from kernels.metadata import LoRAMetadata, slot_grid
+from kernels.metadata import LoRAMetadata, SlotGrid, slot_grid
 from kernels.torch_path import grid_lora, segment_lora
 
 SLOTS = 16
-System = Callable[[torch.Tensor, torch.Tensor, "Projection", LoRAMetadata], None]
+System = Callable[[torch.Tensor, torch.Tensor, "Projection", "Step"], None]
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,20 @@ class Case:
     def __str__(self) -> str:
         return f"{self.seqs}x{self.length}/{self.adapters}"
 
-    def metadata(self) -> LoRAMetadata:
-        """The step's LoRA metadata, as the engine fills it."""
-        return LoRAMetadata.build([self.length] * self.seqs, [i % self.adapters for i in range(self.seqs)],
+    def step(self) -> Step:
+        """The step's LoRA metadata as the engine fills it, and the torch path's grid."""
+        meta = LoRAMetadata.build([self.length] * self.seqs, [i % self.adapters for i in range(self.seqs)],
                                   [1.0] * self.seqs)
+        return Step(meta, slot_grid(meta.token_slots.tolist(), meta.token_scales.tolist()))
+
+
+@dataclass(frozen=True)
+class Step:
+    """A case's metadata and the slot grid the torch path uses (``None``: its segment loop), both built
+    once, as the engine builds them once a step rather than per projection."""
+
+    meta: LoRAMetadata
+    grid: SlotGrid | None
 
 
 def parse_case(text: str) -> Case:
@@ -107,48 +117,45 @@ def projections(args: argparse.Namespace, tokens: int, dtype: torch.dtype) -> li
     return out
 
 
-def torch_path(y: torch.Tensor, x: torch.Tensor, p: Projection, meta: LoRAMetadata) -> None:
+def torch_path(y: torch.Tensor, x: torch.Tensor, p: Projection, step: Step) -> None:
     """What the engine runs without the compiled kernels: a slot grid where it fits, else a segment loop."""
-    grid = slot_grid(meta.token_slots.tolist(), meta.token_scales.tolist())
-    if grid is not None:
-        grid_lora(y, x, p.a, p.b, grid, p.offsets)
+    if step.grid is not None:
+        grid_lora(y, x, p.a, p.b, step.grid, p.offsets)
     else:
-        segment_lora(y, x, p.a, p.b, meta.segments, p.offsets)
+        segment_lora(y, x, p.a, p.b, step.meta.segments, p.offsets)
 
 
 def systems(builds: str) -> dict[str, System]:
     """The engine's path, the torch path, and each named cached build."""
     found: dict[str, System] = {
-        "kernel": lambda y, x, p, meta: kernels.add_lora(y, x, p.a, p.b, meta, p.offsets),
+        "kernel": lambda y, x, p, step: kernels.add_lora(y, x, p.a, p.b, step.meta, p.offsets),
         "torch path": torch_path,
     }
     for key in filter(None, builds.split(",")):
         ops = load_build(key)
-        found[f"build {key}"] = lambda y, x, p, meta, ops=ops: kernels.add_lora(y, x, p.a, p.b, meta, p.offsets,
-                                                                                 ops)
+        found[f"build {key}"] = lambda y, x, p, step, ops=ops: kernels.add_lora(y, x, p.a, p.b, step.meta,
+                                                                                 p.offsets, ops)
     return found
 
 
-def time_case(case: Case, layers: list[Projection], chosen: dict[str, System], repeats: int) -> dict[str, float]:
+def time_case(step: Step, layers: list[Projection], chosen: dict[str, System], repeats: int) -> dict[str, float]:
     """Best seconds per projection call of each system, the systems interleaved within every repeat."""
-    meta = case.metadata()
     best = dict.fromkeys(chosen, float("inf"))
     for _ in range(repeats):
         for name, system in chosen.items():
             start = time.perf_counter()
             for p in layers:
-                system(p.y, p.x, p, meta)
+                system(p.y, p.x, p, step)
             best[name] = min(best[name], (time.perf_counter() - start) / len(layers))
     return best
 
 
-def differences(case: Case, layer: Projection, chosen: dict[str, System]) -> dict[str, float]:
+def differences(step: Step, layer: Projection, chosen: dict[str, System]) -> dict[str, float]:
     """Each system's largest difference from the engine's path on one projection, relative to its size."""
-    meta = case.metadata()
     results = {}
     for name, system in chosen.items():
         y = torch.zeros_like(layer.y)
-        system(y, layer.x, layer, meta)
+        system(y, layer.x, layer, step)
         results[name] = y.double()
     scale = results["kernel"].abs().max().item() or 1.0
     return {name: (y - results["kernel"]).abs().max().item() / scale for name, y in results.items()}
@@ -163,8 +170,9 @@ def report(args: argparse.Namespace, dtype: torch.dtype, chosen: dict[str, Syste
     print("|---" * (2 * len(names) + 1) + "|")
     for case in args.cases:
         layers = projections(args, case.seqs * case.length, dtype)
-        best = time_case(case, layers, chosen, args.repeats)
-        diff = differences(case, layers[0], chosen)
+        step = case.step()
+        best = time_case(step, layers, chosen, args.repeats)
+        diff = differences(step, layers[0], chosen)
         times = " | ".join(f"{1e6 * best[n]:.1f}" for n in names)
         ratios = " | ".join(f"{best[n] / best['kernel']:.2f}x" for n in names[1:])
         worst = max(diff.values())
