@@ -30,11 +30,11 @@ def apply_banned_tokens(logits: torch.Tensor, token_lists: list[list[int]]) -> t
     return logits.scatter(1, ids, NEG_INF)
 
 
-def keep_only(logits: torch.Tensor, token_id: int) -> torch.Tensor:
-    """-inf everywhere but at ``token_id``, which keeps its value. logits: [n, V]."""
-    kept = torch.full_like(logits, NEG_INF)  # [n, V]
-    kept[:, token_id] = logits[:, token_id]
-    return kept
+def force_token(logits: torch.Tensor, token_id: int) -> torch.Tensor:
+    """-inf everywhere but at ``token_id``, which gets 0 even where an earlier step banned it. logits: [n, V]."""
+    forced = torch.full_like(logits, NEG_INF)  # [n, V]
+    forced[:, token_id] = 0.0
+    return forced
 
 
 def apply_repetition_penalty(logits: torch.Tensor, token_lists: list[list[int]],

@@ -1,9 +1,9 @@
 """Picks each row's next token under that row's own SamplingParams, for a whole batch at once.
 
-Order per row: the ``min_tokens`` (and ``lines``) ban of EOS and stop token ids, a forced newline
-when a ``lines`` row's open line is long (``LineCounter.should_wrap``), repetition / presence / frequency
-penalties, no-repeat-n-gram blocking, temperature, then (sampled rows only) top-k, top-p, min-p, and a
-draw. Rows that need a step pay for it; the rest skip it.
+Order per row: the ``min_tokens`` (and ``lines``) ban of EOS and stop token ids, repetition / presence /
+frequency penalties, no-repeat-n-gram blocking, a forced newline when a ``lines`` row's open line is long
+(``LineCounter.should_wrap``; it wins over any ban, so a newline that would repeat an n-gram still breaks
+the line), temperature, then (sampled rows only) top-k, top-p, min-p, and a draw. Rows that need a step pay for it; the rest skip it.
 
 The draw inverts the row's CDF at one uniform number taken from the row's own generator (one number
 per row and step: an exponential race's V numbers per row cost more than the rest of sampling on a
@@ -133,8 +133,8 @@ class Sampler:
             raise ValueError(f"logits must be [B, V] with B == len(rows) == {len(rows)}, "
                              f"got shape {tuple(logits.shape)}")
         params = [row.params for row in rows]
-        logits = self._penalize(self._wrap(self._hold_stops(logits.float(), rows), rows), rows)  # [B, V]
-        logits = self._scale(self._block_ngrams(logits, rows), params)
+        logits = self._penalize(self._hold_stops(logits.float(), rows), rows)  # [B, V]
+        logits = self._scale(self._wrap(self._block_ngrams(logits, rows), rows), params)
         finite = _sampleable(logits)  # [B]
         if not bool(finite.all()):
             logits = torch.where(finite.unsqueeze(1), logits, torch.zeros_like(logits))
@@ -157,14 +157,14 @@ class Sampler:
         return _update(logits, early, lambda x: lp.apply_banned_tokens(x, [banned[i] for i in early]))
 
     def _wrap(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
-        """Leave only the newline token in ``lines`` rows whose open line should be broken."""
+        """Force the newline token in ``lines`` rows whose open line should be broken."""
         newline = self.newline_token_id
         if newline is None or not 0 <= newline < logits.shape[1]:
             return logits
         wrap = [i for i, row in enumerate(rows) if row.params.lines and row.lines.should_wrap()]
         if not wrap:
             return logits
-        return _update(logits, wrap, lambda x: lp.keep_only(x, newline))
+        return _update(logits, wrap, lambda x: lp.force_token(x, newline))
 
     def _stop_ids(self, params: SamplingParams, vocab: int) -> list[int]:
         ids = set(params.stop_token_ids) | (set() if params.ignore_eos else self.eos_token_ids)

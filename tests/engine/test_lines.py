@@ -122,6 +122,16 @@ def test_a_lines_row_with_a_long_line_gets_the_newline_token() -> None:
     assert tokens == [newline, 7, 7]  # only rows that must keep to their lines are broken
 
 
+def test_the_forced_newline_wins_over_the_no_repeat_ngram_ban() -> None:
+    newline, logits = 10, torch.zeros(1, 16)
+    logits[0, 7] = 5.0
+    # the output ends "4 5 6", and "4 5 6 <newline>" came before: a 4-gram ban of the newline the line needs
+    row = SampleRow(SamplingParams(temperature=0.7, seed=1, no_repeat_ngram_size=4, lines=3, max_tokens=64), None,
+                    [1], [4, 5, 6, newline, 4, 5, 6], _counted("x\n", "a" * 120))
+    (token,) = Sampler(eos_token_ids=[EOS], newline_token_id=newline)(logits, [row])
+    assert (token.token_id, token.error) == (newline, None)
+
+
 def test_a_model_that_never_breaks_a_line_still_writes_its_lines(tiny_llama_dir: Path) -> None:
     llm = LLM(model=str(tiny_llama_dir), dtype="float32", device="cpu", max_model_len=512)
     tokenizer, runner = llm.engine.tokenizer, llm.engine.runner
