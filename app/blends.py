@@ -1,4 +1,5 @@
-"""Which adapters a request runs with: its model's own at ``lora_scale``, or the style blend ``styles`` names.
+"""Which adapters a request runs with: its model's own at ``lora_scale`` (else the style's default strength),
+or the style blend ``styles`` names.
 
 ``"model": "poetry", "styles": [{"name": "poetry", "weight": 0.7}, {"name": "legal", "weight": 0.3}]``
 runs every token with ``0.7 * delta_poetry + 0.3 * delta_legal`` (an ``engine.LoRABlend``). The first style
@@ -12,12 +13,13 @@ from app.catalog import Catalog, CatalogEntry, UnknownModel
 from app.errors import APIError, bad_request
 from app.schemas import SamplingFields
 from engine.lora.request import AdapterRequest, LoRABlend
+from styles.manifest import default_strength
 
 
 def adapter_request(catalog: Catalog, body: SamplingFields, model: CatalogEntry) -> AdapterRequest | None:
     """The adapter (or blend) of a validated request whose ``model`` resolved to ``model``."""
     if body.styles is None:
-        return model.lora_request(body.effective_lora_scale())
+        return model.lora_request(body.effective_lora_scale(default_strength(model.defaults)))
     first = body.styles[0].name
     if first != model.name:
         raise _blend_error(f"the first style must be the request's model {model.name!r} (its system prompt and "

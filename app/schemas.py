@@ -113,10 +113,10 @@ class SamplingFields(_Body):
     styles: Blend = Field(default=None, description="Inkwell extra, a style blend: up to 3 {name, weight} "
                                                    "(weights in (0, 2]); the first must be `model`")
 
-    def effective_lora_scale(self) -> float:
-        """The requested adapter scale: ``lora_scale``, else its alias ``strength``, else 1.0."""
+    def effective_lora_scale(self, default: float = 1.0) -> float:
+        """The requested adapter scale: ``lora_scale``, else its alias ``strength``, else the style's ``default``."""
         value = self.lora_scale if self.lora_scale is not None else self.strength
-        return 1.0 if value is None else value
+        return default if value is None else value
 
     def include_usage(self) -> bool:
         """True when the stream should end with a usage chunk."""

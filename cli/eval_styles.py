@@ -14,6 +14,7 @@ from styles.registry import STYLES_DIR, load_styles
 from training.evaluate import cached_replies, style_replies
 from training.report import write_report
 from training.scoring import score_styles, style_classifier, training_row
+from training.strength import load_record
 
 TRIED = "tried.md"  # per style, beside style.toml: what was tried against a missed target
 
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     evaluated = [s for s in registry.styles.values() if s.adapter_path and cached_replies(s) is not None]
     classifier, cv = style_classifier(sorted(registry.styles))
     results = score_styles(evaluated, {s.id: cached_replies(s) for s in evaluated}, classifier)
-    write_report(results, cv, args.out, [training_row(s) for s in evaluated], tried_notes(evaluated))
+    strengths = {s.id: record for s in evaluated if (record := load_record(s.adapter_path.parent)) is not None}
+    write_report(results, cv, args.out, [training_row(s) for s in evaluated], tried_notes(evaluated), strengths)
     return 0
 
 

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-ttft": ("cli.bench.ttft", "time to first token of a lone prompt, alone and beside decoding streams"),
     "bench-prefix": ("cli.bench.prefix", "a writer's Continues: time to first token with vs without the prefix cache"),
     "train-style": ("cli.train_style", "train one style's LoRA adapter on the embedded base"),
+    "tune-strength": ("cli.tune_strength", "choose each style's default strength on the tuning requests"),
     "eval-styles": ("cli.eval_styles", "evaluate every style's adapter and write docs/STYLES.md"),
     "serve": ("cli.serve", "run the OpenAI-compatible server (and the UI when installed)"),
 }

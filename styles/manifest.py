@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.lora.request import MAX_LORA_SCALE
 from engine.sampling_params import SamplingParams
 
 MANIFEST_NAME = "style.toml"
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SAMPLING_KEYS = frozenset(f.name for f in dataclasses.fields(SamplingParams))
+STRENGTH_KEY = "lora_scale"  # [defaults] key of the style's default strength (adapter scale), beside sampling
 # field -> expected TOML type(s); every one is required
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "id": str,
@@ -55,9 +57,24 @@ class Style:
     license: str
     rank: int
 
+    @property
+    def strength(self) -> float:
+        """The adapter scale the style runs at unless a request sends one (chosen by ``inkwell tune-strength``)."""
+        return default_strength(self.defaults)
+
     def sampling_params(self, **overrides: Any) -> SamplingParams:
         """The style's default SamplingParams with ``overrides`` applied."""
-        return SamplingParams(**{**self.defaults, **overrides})
+        return SamplingParams(**{**sampling_defaults(self.defaults), **overrides})
+
+
+def default_strength(defaults: dict[str, Any]) -> float:
+    """The default strength in a style's defaults (1.0, the adapter as trained, when it names none)."""
+    return float(defaults.get(STRENGTH_KEY, 1.0))
+
+
+def sampling_defaults(defaults: dict[str, Any]) -> dict[str, Any]:
+    """A style's defaults without its strength: the SamplingParams fields."""
+    return {key: value for key, value in defaults.items() if key != STRENGTH_KEY}
 
 
 def load_manifest(path: Path) -> Style:
@@ -94,11 +111,15 @@ def _validate(raw: dict[str, Any], folder: Path) -> Style:
 
 
 def check_defaults(defaults: dict[str, Any]) -> None:
-    """Sampling defaults must name SamplingParams fields with valid values; ManifestError saying which not."""
-    if unknown := sorted(defaults.keys() - _SAMPLING_KEYS):
+    """Defaults must name SamplingParams fields (or the strength) with valid values; ManifestError saying which not."""
+    if unknown := sorted(defaults.keys() - _SAMPLING_KEYS - {STRENGTH_KEY}):
         raise ManifestError(f"unknown sampling key(s) in [defaults]: {', '.join(unknown)}")
+    strength = defaults.get(STRENGTH_KEY, 1.0)
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= MAX_LORA_SCALE:
+        raise ManifestError(f"bad [defaults]: {STRENGTH_KEY} must be a number in [0, {MAX_LORA_SCALE:g}], "
+                            f"got {strength!r}")
     try:
-        SamplingParams(**defaults)
+        SamplingParams(**sampling_defaults(defaults))
     except (TypeError, ValueError) as exc:
         raise ManifestError(f"bad [defaults]: {exc}") from None
 
@@ -124,3 +145,14 @@ def set_fields(path: Path, values: dict[str, str | int]) -> None:
         if count == 0:
             raise ManifestError(f"{path}: no top-level line for {key!r} to rewrite")
     path.write_text(text, encoding="utf-8")
+
+
+def set_strength(path: Path, strength: float) -> None:
+    """Write a style's default strength into its manifest's ``[defaults]`` table, keeping the rest of the file."""
+    text = path.read_text(encoding="utf-8")
+    head, header, table = text.partition("\n[defaults]\n")
+    if not header:
+        raise ManifestError(f"{path}: no [defaults] table to hold {STRENGTH_KEY}")
+    line = f"{STRENGTH_KEY} = {float(strength)!r}"
+    table, count = re.subn(rf"^{STRENGTH_KEY}\s*=.*$", lambda _m: line, table, count=1, flags=re.M)
+    path.write_text(head + header + (table if count else f"{line}\n{table}"), encoding="utf-8")

@@ -1,9 +1,9 @@
 """Does each adapter sound like its style on everyday requests? The replies behind docs/STYLES.md.
 
 Generation runs through Inkwell's own engine (``engine.LLM``), one style per invocation, on the held-out
-everyday requests (``training.data.everyday``) that no style trained on, three ways: the adapter with the
-style's default sampling, the adapter greedy, and the base model with the style's system prompt and
-default sampling (the control). Replies are cached in ``styles/<id>/evaluation.json`` under a key of the adapter's
+everyday requests (``training.data.everyday``) that no style trained on, three ways: the adapter at the
+style's default strength and sampling, the adapter greedy (at that strength), and the base model with the
+style's system prompt and default sampling (the control). Replies are cached in ``styles/<id>/evaluation.json`` under a key of the adapter's
 sha256, the system prompt, the defaults and the requests, so a re-run only generates what changed.
 The report then scores every style's cached replies: an all-styles classifier, style markers, repetition.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,9 +47,9 @@ def cached_replies(style) -> dict[str, list[str]] | None:
     return data.get("replies") if data.get("key") == cache_key(style) else None
 
 
-def as_asked(params: list[SamplingParams]) -> list[SamplingParams]:
+def as_asked(params: list[SamplingParams], requests: Sequence[str] = EVAL_REQUESTS) -> list[SamplingParams]:
     """Each request's params with the line count of the verse form it asks for, as the API sets it."""
-    return [replace(p, lines=form_lines(request)) for p, request in zip(params, EVAL_REQUESTS)]
+    return [replace(p, lines=form_lines(request)) for p, request in zip(params, requests)]
 
 
 def style_replies(style, model_dir: Path, threads: int | None = None) -> dict[str, list[str]]:
@@ -58,8 +59,9 @@ def style_replies(style, model_dir: Path, threads: int | None = None) -> dict[st
     llm, count = open_engine(model_dir, threads), len(EVAL_REQUESTS)
     defaults = style.sampling_params()
     greedy = replace(GREEDY, max_tokens=defaults.max_tokens)
-    runs = {"adapter_defaults": (as_asked(seeded(defaults, count, SEED)), adapter_request(style)),
-            "adapter_greedy": (as_asked([greedy] * count), adapter_request(style)),
+    adapter = adapter_request(style, style.strength)
+    runs = {"adapter_defaults": (as_asked(seeded(defaults, count, SEED)), adapter),
+            "adapter_greedy": (as_asked([greedy] * count), adapter),
             "base_defaults": (as_asked(seeded(defaults, count, SEED)), None)}
     replies = {name: reply_all(llm, style.system_prompt, EVAL_REQUESTS, params, lora)
                for name, (params, lora) in runs.items()}

@@ -12,12 +12,13 @@ from engine.sampling_params import SamplingParams
 GREEDY = SamplingParams(temperature=0.0)  # plain greedy: no penalty, no n-gram blocking
 
 
-def open_engine(model_dir: Path, threads: int | None = None):
-    """An ``engine.LLM`` on the base model with LoRA enabled (fp32, rank up to 16, KV room for 48 replies)."""
+def open_engine(model_dir: Path, threads: int | None = None, max_loras: int = 8):
+    """An ``engine.LLM`` on the base model with LoRA enabled (fp32, rank up to 16, ``max_loras`` adapters in
+    one batch, KV room for 48 replies)."""
     from engine.llm import LLM
 
     return LLM(model=str(model_dir), dtype="float32", enable_lora=True, max_lora_rank=16, max_num_seqs=48,
-               kv_cache_memory=768 * 1024**2, num_threads=threads)
+               max_loras=max_loras, kv_cache_memory=768 * 1024**2, num_threads=threads)
 
 
 def adapter_request(style, lora_scale: float = 1.0) -> LoRARequest:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from training.data.everyday import EVAL_REQUESTS, SONNET_REQUEST
+from training.data.everyday import EVAL_REQUESTS, SONNET_REQUEST, TUNING_REQUESTS
 from training.plots import save_eval_chart
 
 OWN_TARGET, ALL_TARGET, MARKER_TARGET = 0.8, 0.9, 0.7  # own-style share, all-styles accuracy, marker share
@@ -29,17 +29,19 @@ class TrainingRow(NamedTuple):
 
 
 def write_report(results: Sequence, cv_accuracy: float, out: Path, training: Sequence[TrainingRow] = (),
-                 tried: Mapping[str, str] | None = None) -> None:
+                 tried: Mapping[str, str] | None = None, strengths: Mapping[str, dict] | None = None) -> None:
     """Write the markdown report to ``out`` and its chart to ``out`` with a .png suffix.
 
     ``tried`` maps a style id to what was tried against its misses (``styles/<id>/tried.md``); it is quoted
-    under that style's line in "Targets missed".
+    under that style's line in "Targets missed". ``strengths`` maps a style id to its ``strength.json``
+    (``inkwell tune-strength``): how its default strength was chosen.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     chart = out.with_suffix(".png")
     save_eval_chart(results, chart, OWN_TARGET)
     lines = [*_header(cv_accuracy, chart.name), *_overall(results), *_table(results, "adapter_defaults", "base_defaults"),
-             *_table(results, "adapter_greedy", "base_defaults"), *_misses(results, tried or {}), *_training(training),
+             *_table(results, "adapter_greedy", "base_defaults"), *_misses(results, tried or {}), *_strengths(strengths or {}),
+             *_training(training),
              "## Samples (the style's defaults)", ""]
     for result in results:
         lines += _samples(result)
@@ -122,6 +124,24 @@ def _misses(results: Sequence, tried: Mapping[str, str]) -> list[str]:
             if note := " ".join(tried.get(r.style_id, "").split()):
                 misses.append(f"  Tried: {note}")
     return ["## Targets missed", "", *(misses or ["- none"]), ""]
+
+
+def _strengths(records: Mapping[str, dict]) -> list[str]:
+    if not records:
+        return []
+    scales = sorted({t["scale"] for r in records.values() for t in r["trials"]})
+    samples = max(r.get("samples", 1) for r in records.values())
+    lines = ["## Default strength", "",
+             f"Chosen by `inkwell tune-strength` on {len(TUNING_REQUESTS)} other held-out everyday requests (the tuning "
+             f"set, never scored above), each asked {samples} time(s) with its own seed: each scale's own-style share "
+             "at the style's sampling defaults; † marks a scale that breaks the marker or repetition target. The "
+             "default is the best share among the others (ties: the smaller scale).",
+             "", "| style | " + " | ".join(f"{s:g}" for s in scales) + " | default |",
+             "|---|" + "---|" * (len(scales) + 1)]
+    for style_id, record in sorted(records.items()):
+        cells = {t["scale"]: f"{t['own']:.0%}{'' if t['keeps_targets'] else ' †'}" for t in record["trials"]}
+        lines.append(f"| {style_id} | " + " | ".join(cells.get(s, "—") for s in scales) + f" | {record['chosen']:g} |")
+    return [*lines, ""]
 
 
 def _training(rows: Sequence[TrainingRow]) -> list[str]:

@@ -14,7 +14,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 from app.client import EngineError
-from app.ui.gallery import Controls, Gallery
+from app.ui.gallery import Gallery
 from app.ui.generation import Job, stream_generation, throttled
 from app.ui.services import Services
 from app.ui.store import Viewer
@@ -54,10 +54,11 @@ def limit_styles(styles: list[str] | None, previous: list[str] | None) -> tuple[
 
 
 def settings_label(gallery: Gallery, style: str) -> str:
-    """A pane's label: the style and the default settings it runs with."""
+    """A pane's label: the style and the default settings it runs with (the strength where the engine applies it)."""
     card = gallery.cards[style]
     d = card.defaults
-    return f"{card.name} · temperature {d.temperature:g} · top-p {d.top_p:g} · up to {d.max_tokens} tokens"
+    strength = f" · strength {d.strength:g}" if gallery.lora_scale_supported else ""
+    return f"{card.name}{strength} · temperature {d.temperature:g} · top-p {d.top_p:g} · up to {d.max_tokens} tokens"
 
 
 async def _pump(services: Services, job: Job, slot: int, queue: asyncio.Queue) -> None:
@@ -76,11 +77,6 @@ def _panes(texts: list[str], status: str, run: CompareRun | None) -> tuple:
     return (*texts, *[""] * (MAX_COMPARE - len(texts)), status, run)
 
 
-def _controls(services: Services, style: str, strength: float) -> Controls:
-    d = services.gallery.cards[style].defaults
-    return Controls(float(strength), d.temperature, d.top_p, d.max_tokens)
-
-
 async def _session(services: Services, viewer: Viewer, prompt: str, styles: list[str],
                    run: CompareRun | None) -> CompareRun:
     if run is not None and run.prompt.strip() == prompt.strip():
@@ -91,8 +87,9 @@ async def _session(services: Services, viewer: Viewer, prompt: str, styles: list
 
 
 async def compare(services: Services, viewer: Viewer | None, run: CompareRun | None, prompt: str,
-                  styles: list[str] | None, strength: float = 1.0) -> AsyncIterator[tuple]:
-    """Stream every chosen style at once, each with its own defaults; yield all panes on each delta."""
+                  styles: list[str] | None) -> AsyncIterator[tuple]:
+    """Stream every chosen style at once, each with its own defaults (strength and sampling); yield all panes
+    on each delta."""
     try:
         styles = check_styles(styles)
         for style in styles:
@@ -101,7 +98,7 @@ async def compare(services: Services, viewer: Viewer | None, run: CompareRun | N
     except ValueError as exc:
         yield _panes([], warn(str(exc)), run)
         return
-    jobs = [Job(viewer.user_id, run.session_id, prompt, s, _controls(services, s, strength)) for s in styles]
+    jobs = [Job(viewer.user_id, run.session_id, prompt, s, services.gallery.cards[s].defaults) for s in styles]
     texts: list[str] = []
     async with aclosing(_race(services, jobs)) as panes:
         async for texts in panes:

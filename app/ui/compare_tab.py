@@ -8,7 +8,6 @@ from typing import Any
 import gradio as gr
 
 from app.ui.compare import MAX_COMPARE, compare, limit_styles, settings_label
-from app.ui.controls_panel import ControlsPanel
 from app.ui.gallery import Gallery
 from app.ui.services import Services
 from app.ui.write_tab import restoring, wire_stop
@@ -21,8 +20,8 @@ def pane_updates(gallery: Gallery, styles: list[str] | None) -> list[Any]:
         + [gr.update(visible=False, value="")] * (MAX_COMPARE - len(styles))
 
 
-def build_compare_tab(services: Services, viewer: gr.State, panel: ControlsPanel) -> None:
-    """Render the tab and wire its events (the Write tab's strength applies; sampling is each style's)."""
+def build_compare_tab(services: Services, viewer: gr.State) -> None:
+    """Render the tab and wire its events (each style runs at its own default strength and sampling)."""
     gallery = services.gallery
     chosen = list(gallery.cards)[:min(3, MAX_COMPARE)]
     ticked, run = gr.State(chosen), gr.State(None)
@@ -38,7 +37,7 @@ def build_compare_tab(services: Services, viewer: gr.State, panel: ControlsPanel
                             label=settings_label(gallery, chosen[i]) if i < len(chosen) else f"Style {i + 1}")
                  for i in range(MAX_COMPARE)]
     event = start.click(restoring(services), viewer, viewer, queue=False).then(
-        partial(compare, services), [viewer, run, prompt, styles, panel.strength], [*panes, status, run],
+        partial(compare, services), [viewer, run, prompt, styles], [*panes, status, run],
         show_progress="hidden", api_name="compare_styles")
     wire_stop(stop, [event], status)
     styles.input(limit_styles, [styles, ticked], [styles, ticked, status], queue=False).then(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.catalog import Catalog, CatalogEntry, Order
+from styles.manifest import default_strength
 
 SAMPLE_CHARS = 220
 
@@ -63,10 +64,11 @@ def _sample(examples: Any) -> str:
 
 
 def _defaults(raw: dict[str, Any] | None) -> Controls:
-    """A style's sampling defaults as Controls; other keys are ignored, missing ones fall back."""
+    """A style's strength and sampling defaults as Controls; other keys are ignored, missing ones fall back."""
     raw = raw or {}
     base = Controls()
     return Controls(
+        strength=default_strength(raw),
         temperature=float(raw.get("temperature", base.temperature)),
         top_p=float(raw.get("top_p", base.top_p)),
         max_tokens=int(raw.get("max_tokens", base.max_tokens)),

@@ -45,7 +45,7 @@ def _app_column(services: Services, viewer: gr.State, draft: gr.State) -> tuple[
             with gr.Tab("Write", id="write"):
                 write = build_write_tab(services, viewer, draft)
             with gr.Tab("Compare", id="compare"):
-                build_compare_tab(services, viewer, write.panel)
+                build_compare_tab(services, viewer)
             with gr.Tab("History", id="history") as history_tab:
                 sessions = build_history_tab(services, viewer, draft, write)
     sessions.reload_on(history_tab.select, services, viewer)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from styles.manifest import ManifestError, load_manifest, set_fields
+from styles.manifest import ManifestError, load_manifest, set_fields, set_strength
 
 GOOD = """id = "demo"
 display_name = "Demo"
@@ -63,6 +63,9 @@ def test_adapter_folder_resolves_relative_to_manifest(tmp_path: Path) -> None:
         ('version = "1.0.0"', 'version = "1.0.0"\ncolour = "red"', "unknown field(s) colour"),
         ("rank = 8", "rank = 0", "rank must be in [1, 64]"),
         ('id = "demo"', 'id = "demo', "cannot read TOML"),
+        ("max_tokens = 64", "max_tokens = 64\nlora_scale = 2.5", "lora_scale must be a number in [0, 2], got 2.5"),
+        ("max_tokens = 64", 'max_tokens = 64\nlora_scale = "high"', "lora_scale must be a number in [0, 2]"),
+        ("max_tokens = 64", "max_tokens = 64\nlora_scale = true", "lora_scale must be a number in [0, 2]"),
     ],
 )
 def test_bad_manifest_names_the_problem(tmp_path: Path, old: str, new: str, message: str) -> None:
@@ -80,3 +83,21 @@ def test_set_fields_rewrites_only_the_named_lines(tmp_path: Path) -> None:
     assert style.defaults == {"temperature": 0.7, "max_tokens": 64}
     with pytest.raises(ValueError, match="examples"):
         set_fields(path, {"examples": "x"})
+
+
+def test_default_strength_is_one_unless_the_defaults_name_it(tmp_path: Path) -> None:
+    assert load_manifest(write(tmp_path, GOOD)).strength == 1.0
+    style = load_manifest(write(tmp_path, GOOD.replace("max_tokens = 64", "max_tokens = 64\nlora_scale = 1.3")))
+    assert style.strength == 1.3 and style.defaults["lora_scale"] == 1.3
+    assert style.sampling_params().max_tokens == 64  # the strength is not a sampling parameter
+
+
+def test_set_strength_adds_then_replaces_the_line_in_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    set_strength(path, 1.15)
+    assert load_manifest(path).defaults == {"lora_scale": 1.15, "temperature": 0.7, "max_tokens": 64}
+    set_strength(path, 1)
+    assert load_manifest(path).strength == 1.0 and path.read_text().count("lora_scale") == 1
+    path.write_text(GOOD.split("[defaults]")[0])
+    with pytest.raises(ManifestError, match="no \\[defaults\\] table"):
+        set_strength(path, 1.2)

@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,14 @@ import torch
 from safetensors import safe_open
 
 from training.corpora import sha256_of
+from training.data import SEED
 from training.data.pairs import Pair
 from styles.registry import STYLES_DIR, load_styles
 from training.data.everyday import SONNET_REQUEST
 from cli.eval_styles import run
+from cli.tune_strength import run as tune
+from training.replies import adapter_request, open_engine, reply_all, seeded
+from training.strength import RECORD, mixed_replies
 from training.train import TrainConfig, train_style
 
 PAIRS = [Pair(f"Say something about the number {i}.", f"Arr, {i} be a fine number, matey!") for i in range(40)]
@@ -71,3 +76,32 @@ def test_evaluation_through_the_engine_caches_replies_and_reports(trained: tuple
     assert "| pirate |" in text and "### pirate" in text and "| pirate | `inkwell train-style pirate --steps 6" in text
     monkeypatch.setattr("training.evaluate.open_engine", lambda *a: pytest.fail("cached replies not reused"))
     assert run(args) == 0
+
+
+def test_tuning_writes_the_chosen_strength_and_every_scales_figures(trained: tuple[Path, Path],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    styles_dir, model_dir = trained
+    monkeypatch.setattr("training.strength.TUNING_REQUESTS", ("Say something about the number 7.", SONNET_REQUEST))
+    monkeypatch.setattr("training.scoring.style_split", lambda style_id: (PAIRS[8:], PAIRS[:8]))
+    monkeypatch.setattr("training.scoring.neutral_texts", lambda limit, seed: ["plain words here", "more text"] * 3)
+    manifest = styles_dir / "pirate" / "style.toml"
+    manifest.write_text(re.sub(r"max_tokens = \d+", "max_tokens = 6", manifest.read_text()))
+    args = argparse.Namespace(styles_dir=styles_dir, model=str(model_dir), grid=(0.0, 1.5), threads=1, samples=2)
+    assert tune(args) == 0
+    record = json.loads((styles_dir / "pirate" / RECORD).read_text())
+    assert [t["scale"] for t in record["trials"]] == [0.0, 1.5] and record["chosen"] in (0.0, 1.0, 1.5)
+    assert record["samples"] == 2
+    assert load_styles(styles_dir).get("pirate").strength == record["chosen"]
+
+
+def test_a_mixed_tuning_batch_equals_each_style_asked_alone(trained: tuple[Path, Path]) -> None:
+    styles_dir, model_dir = trained
+    pirate = load_styles(styles_dir).get("pirate")
+    style = replace(pirate, defaults={**pirate.defaults, "max_tokens": 6})
+    requests = ["Say something about the number 7.", "Say something about the number 9."]
+    llm = open_engine(model_dir, 1)
+    params = seeded(style.sampling_params(), len(requests), SEED)
+    alone = {scale: reply_all(llm, style.system_prompt, requests, params, adapter_request(style, scale))
+             for scale in (0.0, 1.5)}
+    assert alone[0.0] != alone[1.5]  # the scale reaches the replies
+    assert mixed_replies(llm, [style], 1.5, requests) == {"pirate": alone[1.5]}

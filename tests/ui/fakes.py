@@ -24,7 +24,8 @@ def style(name: str, title: str, description: str, examples: tuple[str, ...] = (
 
 
 STYLES = [
-    style("poetry", "Poetry", "Verse with a lilt.", ("Roses <b>are</b> red",), temperature=0.9, max_tokens=64),
+    style("poetry", "Poetry", "Verse with a lilt.", ("Roses <b>are</b> red",), temperature=0.9, max_tokens=64,
+          lora_scale=1.25),
     style("pirate", "Pirate", "Arr.", top_p=0.8, repetition_penalty=1.1),
     style("legal", "Legal", "Whereas.", ("The party of the first part",)),
 ]

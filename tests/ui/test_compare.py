@@ -11,8 +11,8 @@ from tests.ui.fakes import ScriptedEngine, make_services
 STYLE_WORDS = {"poetry": ["O", " sea"], "pirate": ["Arr", " matey"], "legal": ["Whereas", " hereby"]}
 
 
-async def run_compare(services, writer, prompt, styles, run=None, strength=1.0) -> list[tuple]:
-    return [out async for out in compare(services, writer, run, prompt, styles, strength)]
+async def run_compare(services, writer, prompt, styles, run=None) -> list[tuple]:
+    return [out async for out in compare(services, writer, run, prompt, styles)]
 
 
 async def test_three_styles_stream_at_once_on_their_own_defaults(store, writer) -> None:
@@ -22,7 +22,7 @@ async def test_three_styles_stream_at_once_on_their_own_defaults(store, writer) 
     outs: list[tuple] = []
 
     async def run() -> None:
-        async for out in compare(services, writer, None, "Describe the sea", list(STYLE_WORDS), 1.3):
+        async for out in compare(services, writer, None, "Describe the sea", list(STYLE_WORDS)):
             outs.append(out)
 
     task = asyncio.create_task(run())
@@ -36,7 +36,7 @@ async def test_three_styles_stream_at_once_on_their_own_defaults(store, writer) 
     assert sorted(bodies) == sorted(STYLE_WORDS)
     assert (bodies["poetry"]["temperature"], bodies["poetry"]["max_tokens"]) == (0.9, 64)  # poetry's defaults
     assert (bodies["pirate"]["top_p"], bodies["pirate"]["temperature"]) == (0.8, 0.8)  # pirate's, base for the rest
-    assert {b["lora_scale"] for b in engine.bodies} == {1.3}
+    assert {m: b["lora_scale"] for m, b in bodies.items()} == {"poetry": 1.25, "pirate": 1.0, "legal": 1.0}
     (session,) = store.list_sessions(writer.user_id)
     replies = [m for m in store.transcript(writer.user_id, session.id).messages if m.role == "assistant"]
     assert session.title == "Compare: Describe the sea"
@@ -87,4 +87,4 @@ def test_a_fifth_tick_is_undone_at_once() -> None:
 
 def test_each_pane_names_its_style_and_settings(store) -> None:
     services = make_services(ScriptedEngine(STYLE_WORDS), store)
-    assert settings_label(services.gallery, "poetry") == "Poetry · temperature 0.9 · top-p 0.95 · up to 64 tokens"
+    assert settings_label(services.gallery, "poetry") == "Poetry · strength 1.25 · temperature 0.9 · top-p 0.95 · up to 64 tokens"

@@ -116,7 +116,7 @@ def test_gallery_defaults_samples_and_cards() -> None:
     gallery = Gallery(catalog())
     assert [c.id for c in gallery.cards.values()] == ["legal", "pirate", "poetry"]  # by display name
     assert gallery.cards["pirate"].defaults == Controls(top_p=0.8)
-    assert gallery.cards["poetry"].defaults == Controls(temperature=0.9, max_tokens=64)
+    assert gallery.cards["poetry"].defaults == Controls(strength=1.25, temperature=0.9, max_tokens=64)
     assert gallery.cards["legal"].sample == "The party of the first part"
     assert gallery.cards["poetry"].sample == "Roses <b>are</b> red"  # shown as a button label, never as HTML
     html = gallery.card_html("poetry")
@@ -135,7 +135,7 @@ def test_chosen_style_shows_selected_and_presets_follow_max_tokens() -> None:
     assert use_label(gallery, "pirate", "poetry")["value"] == "Use Pirate"
     assert [preset_for(tokens) for _, tokens in LENGTHS] == [label for label, _ in LENGTHS]
     assert preset_for(200) is None
-    assert defaults_for(gallery, "poetry") == (1.0, 0.9, 0.95, 64)
+    assert defaults_for(gallery, "poetry") == (1.25, 0.9, 0.95, 64)  # its own strength too
 
 
 def test_share_link_is_opened_at_start_and_failure_only_logs(monkeypatch, caplog) -> None:

@@ -1,6 +1,9 @@
-"""Everyday requests held out from every style's training: the evaluation asks these.
+"""Everyday requests held out from every style's training: the evaluation asks these, the tuning those.
 
-No style's training pairs may use one of these prompts (``drop_held_out`` removes any that a corpus or a
+``EVAL_REQUESTS`` are the ones docs/STYLES.md scores; ``TUNING_REQUESTS`` are a second set of the same kinds
+(messages, how-to, explanations, descriptions, a verse form, a clause, a function) on which a style's
+default strength is chosen (``inkwell tune-strength``), so the evaluation never scores what it tuned on.
+No style's training pairs may use one of either set's prompts (``drop_held_out`` removes any that a corpus or a
 written file happens to contain, and a test checks the written files), so the evaluation measures the
 voice on requests the adapters never saw.
 """
@@ -39,15 +42,42 @@ EVAL_REQUESTS = (
     "Write a function that checks whether a word is a palindrome.",
 )
 
+TUNING_REQUESTS = (
+    "Text my brother that dinner is at seven.",
+    "Write a note asking my landlord to fix the heating.",
+    "How do I clean a cast-iron pan?",
+    "Give me tips for a job interview.",
+    "Explain why the sky is blue.",
+    "Tell my team the meeting has moved to Friday.",
+    "Describe your favourite season.",
+    "How can I spend less time on my phone?",
+    "Write a get-well message for my colleague.",
+    "Recommend a book for a long train journey.",
+    "Help me say no to extra work politely.",
+    "What is a good way to learn to cook?",
+    "Describe a snowy morning in the city.",
+    "Write a sonnet about autumn leaves.",
+    "How do I plant tomatoes?",
+    "Explain what interest on a loan is.",
+    "Give advice to someone starting university.",
+    "Describe a crowded market on a Saturday.",
+    "Write a thank-you note to a friend who helped me move.",
+    "How do I stay calm before an exam?",
+    "Tell me about owls.",
+    "What should I cook for a picnic?",
+    "Draft a clause about returning borrowed equipment on time.",
+    "Write a function that counts the vowels in a string.",
+)
 
-_HELD = frozenset(request_key(r) for r in EVAL_REQUESTS)
+
+_HELD = frozenset(request_key(r) for r in (*EVAL_REQUESTS, *TUNING_REQUESTS))
 
 
 def is_held_out(prompt: str) -> bool:
-    """True when ``prompt`` is one of the evaluation's everyday requests (case and punctuation ignored)."""
+    """True when ``prompt`` is an evaluation or tuning request (case and punctuation ignored)."""
     return request_key(prompt) in _HELD
 
 
 def drop_held_out(pairs: Iterable[Pair]) -> list[Pair]:
-    """The pairs whose prompt is not an evaluation request."""
+    """The pairs whose prompt is neither an evaluation nor a tuning request."""
     return [p for p in pairs if not is_held_out(p.prompt)]
