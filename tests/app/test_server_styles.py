@@ -94,8 +94,23 @@ def test_admin_styles_are_served_at_once_and_after_a_restart(serve, setup: dict[
     assert styles_row(setup["database_url"], "noir").enabled is False
 
 
+def test_a_styles_default_strength_applies_unless_the_request_sends_one(serve, setup: dict[str, Any],
+                                                                        adapter_root: Path) -> None:
+    body = {"name": "faint", "system_prompt": "Answer briefly.", "adapter": str(adapter_root / "a3"),
+            "defaults": {"temperature": 0.0, "lora_scale": 0.0}}
+    with serve(setup) as live:
+        assert httpx.post(f"{live.url}/v1/styles", json=body, headers=ADMIN, timeout=30).status_code == 200
+        text = {scale: complete(live.url, "faint", **({} if scale is None else {"lora_scale": scale}))
+                .json()["choices"][0]["message"]["content"] for scale in (None, 0.0, 1.0)}
+        listed = {s["id"]: s for s in httpx.get(f"{live.url}/v1/styles").json()["data"]}
+    assert text[None] == text[0.0] != text[1.0]  # the default 0 is the plain base; the request's 1 the adapter
+    assert listed["faint"]["defaults"]["lora_scale"] == 0.0
+    assert styles_row(setup["database_url"], "faint").defaults["lora_scale"] == 0.0
+
+
 @pytest.mark.parametrize(("body", "status", "words"), [
     ({"name": "x", "adapter": "/etc"}, 400, "outside the adapter roots"),
+    ({"name": "x", "defaults": {"lora_scale": 2.5}}, 400, "lora_scale must be a number in [0, 2], got 2.5"),
     ({"name": "x", "defaults": {"temprature": 1}}, 400, "unknown sampling key(s) in [defaults]: temprature"),
     ({"name": "verse"}, 400, "already served"),
     ({"name": "tiny"}, 400, "already served"),
