@@ -31,6 +31,7 @@ MAX_TOKENS = 500  # byte-level tiny tokenizer: up to 500 characters, ~5-10 ms a 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 STYLES = {"verse": ("Verse", "Short lines that sing."), "pirate": ("Pirate", "Arr, says the sea dog."),
           "legal": ("Legal", "Whereas the party of the first part.")}
+STRENGTHS = {"pirate": 1.5}  # a default strength other than 1 (``lora_scale`` in [defaults]); the rest run at 1
 STYLE_TOML = """id = "{id}"
 display_name = "{name}"
 description = "{description}"
@@ -47,6 +48,7 @@ rank = 4
 [defaults]
 temperature = 1.0
 max_tokens = {max_tokens}
+lora_scale = {strength}
 ignore_eos = true
 """
 
@@ -90,7 +92,7 @@ def _styles(root: Path, adapters: Path, styles: dict[str, tuple[str, str]], max_
         (root / sid).mkdir(parents=True)
         (root / sid / "style.toml").write_text(
             STYLE_TOML.format(id=sid, name=name, description=description, adapter=adapters / f"a{i}",
-                              max_tokens=max_tokens.get(sid, MAX_TOKENS)))
+                              max_tokens=max_tokens.get(sid, MAX_TOKENS), strength=STRENGTHS.get(sid, 1.0)))
     return root
 
 

@@ -173,8 +173,8 @@ def test_11_compare_limits_styles_uses_their_defaults_and_one_session(page: Any,
         page.locator("#compare").click()
         watch(lambda: None, lambda: status(page, "compare-status").startswith("Done"))
     pane_labels = " ".join(page.locator("[id^=pane-]").all_inner_texts())
-    assert "Verse · temperature 1 · top-p 0.95 · up to 24 tokens" in pane_labels
-    assert "Pirate · temperature 1 · top-p 0.95 · up to 40 tokens" in pane_labels
+    assert "Verse · strength 1 · temperature 1 · top-p 0.95 · up to 24 tokens" in pane_labels
+    assert "Pirate · strength 1.5 · temperature 1 · top-p 0.95 · up to 40 tokens" in pane_labels  # its own
     assert sum(t.startswith("Compare: Compare once") for t in _options(page)) == 1
 
 
