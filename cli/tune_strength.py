@@ -4,7 +4,6 @@ the style's manifest (``training.strength``); then re-run ``inkwell eval-styles`
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 
@@ -13,8 +12,6 @@ from styles.manifest import MANIFEST_NAME, set_strength
 from styles.registry import STYLES_DIR, load_styles
 from training.scoring import style_classifier
 from training.strength import GRID, SAMPLES, choose, save_record, tune_strengths
-
-log = logging.getLogger(__name__)
 
 
 def _grid(text: str) -> tuple[float, ...]:
