@@ -7,6 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
+from engine.lora.request import MAX_LORA_SCALE
 from engine.model_store import DEFAULT_MODEL, resolve_model
 from styles.manifest import MANIFEST_NAME, set_strength
 from styles.registry import STYLES_DIR, load_styles
@@ -19,8 +20,8 @@ def _grid(text: str) -> tuple[float, ...]:
         grid = tuple(sorted({float(part) for part in text.split(",")}))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--grid takes comma-separated scales, got {text!r}") from None
-    if not grid or not all(0 <= scale <= 2 for scale in grid):
-        raise argparse.ArgumentTypeError(f"--grid scales must lie in [0, 2], got {text!r}")
+    if not grid or not all(0 <= scale <= MAX_LORA_SCALE for scale in grid):
+        raise argparse.ArgumentTypeError(f"--grid scales must lie in [0, {MAX_LORA_SCALE:g}], got {text!r}")
     return grid
 
 

@@ -9,10 +9,14 @@ from training.data.pairs import Pair
 IGNORE = -100  # label of tokens that carry no loss (system prompt and request)
 
 
+def conversation(system: str, request: str) -> list[dict[str, str]]:
+    """One request as a chat prompted with the style's ``system`` prompt."""
+    return [{"role": "system", "content": system}, {"role": "user", "content": request}]
+
+
 def prompt_text(tokenizer: PreTrainedTokenizerBase, system: str, request: str) -> str:
     """The chat-templated prompt up to and including the assistant header."""
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": request}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(conversation(system, request), tokenize=False, add_generation_prompt=True)
 
 
 def encode_pair(

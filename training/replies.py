@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.lora.request import LoRARequest
 from engine.sampling_params import SamplingParams
+from training.chat_format import conversation
 
 GREEDY = SamplingParams(temperature=0.0)  # plain greedy: no penalty, no n-gram blocking
 
@@ -31,8 +32,7 @@ def reply_all(llm, system: str, requests: Sequence[str], params: Sequence[Sampli
     """One reply per (request, params) row, every row in one engine batch, each prompted with ``system``."""
     if len(requests) != len(params):
         raise ValueError(f"{len(requests)} requests but {len(params)} sampling params")
-    conversations = [[{"role": "system", "content": system}, {"role": "user", "content": r}] for r in requests]
-    outputs = llm.chat(conversations, list(params), lora)
+    outputs = llm.chat([conversation(system, r) for r in requests], list(params), lora)
     return [out.outputs[0].text.strip() for out in outputs]
 
 

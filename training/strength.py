@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from training.chat_format import conversation
 from training.data import SEED
 from training.data.everyday import TUNING_REQUESTS
 from training.evaluate import as_asked
@@ -52,8 +53,8 @@ def mixed_replies(llm, styles: Sequence, scale: float, requests: Sequence[str]) 
     """Every style's replies to ``requests`` at ``scale`` and its sampling defaults, all in one engine batch."""
     rows = [(style, request, params) for style in styles for request, params in
             zip(requests, as_asked(seeded(style.sampling_params(), len(requests), SEED), requests))]
-    chats = [[{"role": "system", "content": s.system_prompt}, {"role": "user", "content": r}] for s, r, _ in rows]
-    outputs = llm.chat(chats, [p for _, _, p in rows], [adapter_request(s, scale) for s, _, _ in rows])
+    outputs = llm.chat([conversation(s.system_prompt, r) for s, r, _ in rows], [p for _, _, p in rows],
+                       [adapter_request(s, scale) for s, _, _ in rows])
     replies: dict[str, list[str]] = {style.id: [] for style in styles}
     for (style, _, _), output in zip(rows, outputs):
         replies[style.id].append(output.outputs[0].text.strip())
