@@ -105,6 +105,9 @@ class SamplingFields(_Body):
     lines: int | None = Field(default=None, description="Inkwell extra: exactly this many non-empty lines "
                               "(a verse form's; a chat request that asks to write a sonnet, haiku or limerick "
                               "gets its count unless this is sent; 0 turns that off)")
+    line_width: int | None = Field(default=None, description="Inkwell extra: break a line once it holds this "
+                                   "many characters and ends on punctuation, and at once past 11/6 of it (verse; "
+                                   "0 turns a style's default off)")
     stream: bool = False
     stream_options: StreamOptions | None = None
     return_tokens_as_token_ids: bool = False  # vLLM extra: logprobs name tokens "token_id:<id>"
@@ -125,7 +128,8 @@ class SamplingFields(_Body):
     def sampling_overrides(self) -> dict[str, Any]:
         """The sampling fields the client set (to lay over the style's defaults)."""
         names = ("n", "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
-                 "repetition_penalty", "seed", "ignore_eos", "stop", "max_tokens", "min_tokens", "lines")
+                 "repetition_penalty", "seed", "ignore_eos", "stop", "max_tokens", "min_tokens", "lines",
+                 "line_width")
         values = {name: getattr(self, name) for name in names}
         return {name: value for name, value in values.items() if value is not None}
 

@@ -29,6 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``inkwell tune-strength``."""
     parser.add_argument("--styles-dir", type=Path, default=STYLES_DIR)
     parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--styles", nargs="*", help="style ids to tune (default: every style with an adapter)")
     parser.add_argument("--grid", type=_grid, default=GRID, help="comma-separated scales to try (default "
                         f"{','.join(map(str, GRID))})")
     parser.add_argument("--samples", type=int, default=SAMPLES, choices=range(1, 9), metavar="N",
@@ -41,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     registry = load_styles(args.styles_dir)
     styles = [style for _, style in sorted(registry.styles.items()) if style.adapter_path]
+    if args.styles:
+        if missing := sorted(set(args.styles) - {style.id for style in styles}):
+            raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
+        styles = [style for style in styles if style.id in args.styles]
     if not styles:
         raise SystemExit(f"no style under {args.styles_dir} has a trained adapter")
     classifier, _ = style_classifier(sorted(registry.styles))

@@ -2,7 +2,8 @@
 
 A reply that must have n lines may not end before it has them, so a model that never breaks a line
 would run to ``max_tokens`` in one line: past ``WRAP_AT`` characters a line is broken after the next
-punctuation mark, and past ``HARD_WRAP`` at once (``should_wrap``).
+punctuation mark, and past ``HARD_WRAP`` at once (``should_wrap``). ``SamplingParams.line_width`` sets
+another soft width (verse: poetry's lines stay lines at any strength); the hard one keeps the same ratio.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class LineCounter:
         """True when ending the text now leaves at least ``wanted`` non-empty lines."""
         return self.done + self.open >= wanted
 
-    def should_wrap(self) -> bool:
-        """True when the open line is long enough that the next token should be a newline."""
-        return self.width >= HARD_WRAP or (self.width >= WRAP_AT and self.last in _BREAKS)
+    def should_wrap(self, soft: int = WRAP_AT) -> bool:
+        """True when the open line is long enough that the next token should be a newline: ``soft``
+        characters or more after punctuation, or ``soft * HARD_WRAP / WRAP_AT`` or more at all."""
+        return self.width * WRAP_AT >= soft * HARD_WRAP or (self.width >= soft and self.last in _BREAKS)

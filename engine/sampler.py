@@ -1,9 +1,9 @@
 """Picks each row's next token under that row's own SamplingParams, for a whole batch at once.
 
 Order per row: the ``min_tokens`` (and ``lines``) ban of EOS and stop token ids, repetition / presence /
-frequency penalties, no-repeat-n-gram blocking, a forced newline when a ``lines`` row's open line is long
-(``LineCounter.should_wrap``; it wins over any ban, so a newline that would repeat an n-gram still breaks
-the line), temperature, then (sampled rows only) top-k, top-p, min-p, and a draw. Rows that need a step pay for it; the rest skip it.
+frequency penalties, no-repeat-n-gram blocking, a forced newline when the open line of a ``lines`` or
+``line_width`` row is long (``LineCounter.should_wrap``; it wins over any ban, so a newline that would
+repeat an n-gram still breaks the line), temperature, then (sampled rows only) top-k, top-p, min-p, and a draw. Rows that need a step pay for it; the rest skip it.
 
 The draw inverts the row's CDF at one uniform number taken from the row's own generator (one number
 per row and step: an exponential race's V numbers per row cost more than the rest of sampling on a
@@ -116,11 +116,21 @@ def _too_early(row: SampleRow) -> bool:
     return short or len(row.output_ids) < params.min_tokens
 
 
+def _wraps(row: SampleRow) -> bool:
+    """True when the row keeps its lines short (``line_width``, or ``lines`` at the default width) and its
+    open line should be broken now."""
+    params = row.params
+    if params.line_width:
+        return row.lines.should_wrap(params.line_width)
+    return bool(params.lines) and row.lines.should_wrap()
+
+
 class Sampler:
     """``Sampler(eos_token_ids)(logits [B, V], rows) -> list[SampledToken]``, one per row.
 
     ``eos_token_ids`` are the tokens a row's ``min_tokens`` holds back (with its ``stop_token_ids``);
-    ``newline_token_id`` is the token that breaks a long line of a ``lines`` row (None: never forced).
+    ``newline_token_id`` is the token that breaks a long line of a ``lines`` or ``line_width`` row (None:
+    never forced).
     """
 
     def __init__(self, eos_token_ids: Iterable[int] = (), newline_token_id: int | None = None) -> None:
@@ -157,11 +167,11 @@ class Sampler:
         return _update(logits, early, lambda x: lp.apply_banned_tokens(x, [banned[i] for i in early]))
 
     def _wrap(self, logits: torch.Tensor, rows: list[SampleRow]) -> torch.Tensor:
-        """Force the newline token in ``lines`` rows whose open line should be broken."""
+        """Force the newline token in ``lines`` and ``line_width`` rows whose open line should be broken."""
         newline = self.newline_token_id
         if newline is None or not 0 <= newline < logits.shape[1]:
             return logits
-        wrap = [i for i, row in enumerate(rows) if row.params.lines and row.lines.should_wrap()]
+        wrap = [i for i, row in enumerate(rows) if _wraps(row)]
         if not wrap:
             return logits
         return _update(logits, wrap, lambda x: lp.force_token(x, newline))

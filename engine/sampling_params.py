@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 2.0  # below 0.01 logits / T overflow; use 0 (greedy) instead
 MIN_REPETITION_PENALTY, MAX_REPETITION_PENALTY = 0.01, 10.0
 MAX_LINES = 1000  # ``lines``: far beyond any verse form
+MIN_LINE_WIDTH, MAX_LINE_WIDTH = 16, 1000  # ``line_width`` in characters (0: off)
 SEED_RANGE = (-(2**63), 2**63 - 1)  # int64, as OpenAI documents it
 
 # field -> (test, rule in words); every float must also be finite, every int an int
@@ -27,6 +28,8 @@ _INT_RULES: dict[str, tuple[Callable[[int], bool], str]] = {
     "top_k": (lambda k: k == -1 or k >= 1, "must be -1 (disabled) or >= 1"),
     "no_repeat_ngram_size": (lambda n: n >= 0, "must be >= 0 (0 disables it)"),
     "lines": (lambda n: 0 <= n <= MAX_LINES, f"must be in [0, {MAX_LINES}] (0 disables it)"),
+    "line_width": (lambda w: w == 0 or MIN_LINE_WIDTH <= w <= MAX_LINE_WIDTH,
+                   f"must be 0 (off) or in [{MIN_LINE_WIDTH}, {MAX_LINE_WIDTH}]"),
     "max_tokens": (lambda m: m >= 1, "must be >= 1"),
     "seed": (lambda s: SEED_RANGE[0] <= s <= SEED_RANGE[1], "must be a 64-bit signed integer"),
     "logprobs": (lambda k: 0 <= k <= 20, "must be in [0, 20]"),
@@ -60,7 +63,9 @@ class SamplingParams:
     cannot be sampled, and stop strings are not looked for, until that many tokens are generated
     (vLLM's semantics). ``lines=n`` (an Inkwell extra, for verse forms such as a sonnet's 14) holds EOS
     and ``stop_token_ids`` back until the output has n non-empty lines and ends it ("stop") when the
-    n-th line's newline is generated; ``max_tokens`` still applies.
+    n-th line's newline is generated; ``max_tokens`` still applies. ``line_width=w`` (an Inkwell extra,
+    for verse) breaks the open line once it holds w characters and ends on punctuation, and at once past
+    11/6 of w; a ``lines`` row without it breaks at 60 / 110 (``engine.lines``).
     """
 
     n: int = 1
@@ -73,6 +78,7 @@ class SamplingParams:
     frequency_penalty: float = 0.0
     no_repeat_ngram_size: int = 0  # > 0: never repeat a token n-gram of the output; 0: disabled
     lines: int = 0  # > 0: exactly this many non-empty lines (unless max_tokens ends it first); 0: disabled
+    line_width: int = 0  # > 0: break lines past this many characters (verse); 0: only a ``lines`` row's wrap
     seed: int | None = None
     max_tokens: int = 16
     min_tokens: int = 0

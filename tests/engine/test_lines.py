@@ -113,6 +113,32 @@ def test_a_long_line_is_broken_after_punctuation_or_at_the_hard_limit(line: str,
     assert counter.should_wrap() is wrap and _counted(line + "\n").should_wrap() is False
 
 
+@pytest.mark.parametrize(("line", "wrap"), [
+    ("a" * 38 + ",", False),  # short of 40 characters
+    ("a" * 39 + ",", True),  # 40, after punctuation
+    ("a " * 36, False),  # 72 characters mid-phrase: under 40 * 110 / 60 = 73.3
+    ("a " * 37, True),  # 74: past the hard width, break now
+])
+def test_a_soft_width_scales_the_hard_one(line: str, wrap: bool) -> None:
+    assert _counted("first\n", line).should_wrap(40) is wrap
+
+
+def test_a_line_width_row_is_broken_at_its_own_width_without_a_line_count() -> None:
+    newline, logits = 10, torch.zeros(4, 16)
+    logits[:, 7] = 5.0
+    verse = _counted("a" * 44 + ",")  # past 40, on a comma; short of the default 60
+    rows = [_row(verse, line_width=40), _row(verse), _row(verse, lines=3), _row(_counted("a" * 30 + ","),
+                                                                              line_width=40)]
+    tokens = [t.token_id for t in Sampler(eos_token_ids=[EOS], newline_token_id=newline)(logits, rows)]
+    assert tokens == [newline, 7, 7, 7]
+
+
+@pytest.mark.parametrize("value", [-1, 1, 15, 1001])
+def test_a_line_width_outside_the_range_is_refused(value: int) -> None:
+    with pytest.raises(ValueError, match=r"line_width must be 0 \(off\) or in \[16, 1000\]"):
+        SamplingParams(line_width=value)
+
+
 def test_a_lines_row_with_a_long_line_gets_the_newline_token() -> None:
     newline, logits = 10, torch.zeros(3, 16)
     logits[:, 7] = 5.0

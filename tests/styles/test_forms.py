@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.errors import APIError
 from app.schemas import ChatCompletionRequest
 from app.submit import requested_form_lines, sampling_params
 from styles.forms import form_lines
@@ -48,3 +49,14 @@ def test_the_client_value_wins_over_the_form() -> None:
     assert sampling_params(state, asked, model, 20, None).lines == 14
     assert sampling_params(state, _chat(("user", "Write a sonnet."), lines=0), model, 20, None).lines == 0
     assert sampling_params(state, _chat(("user", "Tell me a joke"), lines=2), model, 20, None).lines == 2
+
+
+def test_a_style_line_width_applies_unless_the_client_sends_its_own() -> None:
+    state = SimpleNamespace(settings=SimpleNamespace(max_n=4), engine=SimpleNamespace(max_model_len=2048))
+    model = SimpleNamespace(defaults={"temperature": 0.7, "max_tokens": 220, "line_width": 40})
+    assert sampling_params(state, _chat(("user", "A poem on rain")), model, 20, None).line_width == 40
+    assert sampling_params(state, _chat(("user", "A poem"), line_width=0), model, 20, None).line_width == 0
+    assert sampling_params(state, _chat(("user", "A poem"), line_width=50), model, 20, None).line_width == 50
+    with pytest.raises(APIError) as refused:
+        sampling_params(state, _chat(("user", "A poem"), line_width=5), model, 20, None)
+    assert (refused.value.status, refused.value.param) == (400, "line_width")

@@ -86,12 +86,21 @@ def test_tuning_writes_the_chosen_strength_and_every_scales_figures(trained: tup
     monkeypatch.setattr("training.scoring.neutral_texts", lambda limit, seed: ["plain words here", "more text"] * 3)
     manifest = styles_dir / "pirate" / "style.toml"
     manifest.write_text(re.sub(r"max_tokens = \d+", "max_tokens = 6", manifest.read_text()))
-    args = argparse.Namespace(styles_dir=styles_dir, model=str(model_dir), grid=(0.0, 1.5), threads=1, samples=2)
+    args = argparse.Namespace(styles_dir=styles_dir, model=str(model_dir), grid=(0.0, 1.5), threads=1, samples=2,
+                              styles=["pirate"])
     assert tune(args) == 0
     record = json.loads((styles_dir / "pirate" / RECORD).read_text())
     assert [t["scale"] for t in record["trials"]] == [0.0, 1.5] and record["chosen"] in (0.0, 1.0, 1.5)
     assert record["samples"] == 2
     assert load_styles(styles_dir).get("pirate").strength == record["chosen"]
+
+
+def test_tuning_a_style_without_an_adapter_is_refused_by_name(trained: tuple[Path, Path]) -> None:
+    styles_dir, model_dir = trained
+    args = argparse.Namespace(styles_dir=styles_dir, model=str(model_dir), grid=(1.0,), threads=1, samples=1,
+                              styles=["pirate", "no-such-style"])
+    with pytest.raises(SystemExit, match="styles without a trained adapter: no-such-style"):
+        tune(args)
 
 
 def test_a_mixed_tuning_batch_equals_each_style_asked_alone(trained: tuple[Path, Path]) -> None:
