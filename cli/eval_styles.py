@@ -32,10 +32,10 @@ def run(args: argparse.Namespace) -> int:
     """Generate the chosen styles' replies (cached), then score every evaluated style."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     registry = load_styles(args.styles_dir)
-    ids = args.styles or sorted(s for s, style in registry.styles.items() if style.adapter_path)
-    chosen = [registry.get(s) for s in ids]
-    if missing := [s.id for s in chosen if s.adapter_path is None]:
-        raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
+    try:
+        chosen = registry.trained(args.styles)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     model_dir = resolve_model(args.model)
     for style in chosen:
         style_replies(style, model_dir, args.threads)

@@ -41,11 +41,10 @@ def run(args: argparse.Namespace) -> int:
     """Tune every style with an adapter; print each scale's figures and write the chosen default."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     registry = load_styles(args.styles_dir)
-    styles = [style for _, style in sorted(registry.styles.items()) if style.adapter_path]
-    if args.styles:
-        if missing := sorted(set(args.styles) - {style.id for style in styles}):
-            raise SystemExit(f"styles without a trained adapter: {', '.join(missing)}")
-        styles = [style for style in styles if style.id in args.styles]
+    try:
+        styles = registry.trained(args.styles)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if not styles:
         raise SystemExit(f"no style under {args.styles_dir} has a trained adapter")
     classifier, _ = style_classifier(sorted(registry.styles))

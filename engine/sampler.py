@@ -3,7 +3,8 @@
 Order per row: the ``min_tokens`` (and ``lines``) ban of EOS and stop token ids, repetition / presence /
 frequency penalties, no-repeat-n-gram blocking, a forced newline when the open line of a ``lines`` or
 ``line_width`` row is long (``LineCounter.should_wrap``; it wins over any ban, so a newline that would
-repeat an n-gram still breaks the line), temperature, then (sampled rows only) top-k, top-p, min-p, and a draw. Rows that need a step pay for it; the rest skip it.
+repeat an n-gram still breaks the line), temperature, then (sampled rows only) top-k, top-p, min-p, and a
+draw. Rows that need a step pay for it; the rest skip it.
 
 The draw inverts the row's CDF at one uniform number taken from the row's own generator (one number
 per row and step: an exponential race's V numbers per row cost more than the rest of sampling on a

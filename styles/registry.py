@@ -28,6 +28,15 @@ class StyleRegistry:
             known = ", ".join(sorted(self.styles)) or "none"
             raise KeyError(f"unknown style {style_id!r}; known styles: {known}") from None
 
+    def trained(self, ids: list[str] | None = None) -> list[Style]:
+        """The styles with a trained adapter, by id: those named in ``ids`` (in that order), else all;
+        ValueError naming any id that is unknown or has no adapter."""
+        if not ids:
+            return [style for _, style in sorted(self.styles.items()) if style.adapter_path]
+        if missing := [i for i in ids if i not in self.styles or self.styles[i].adapter_path is None]:
+            raise ValueError(f"styles without a trained adapter: {', '.join(missing)}")
+        return [self.styles[i] for i in ids]
+
 
 def load_styles(directory: Path | None = None) -> StyleRegistry:
     """Load every manifest one folder below ``directory`` (default: the packaged styles)."""

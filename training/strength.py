@@ -2,12 +2,11 @@
 
 A small adapter trained for a few hundred steps often speaks its style more surely a little above scale 1,
 and falls apart (loops, loses its layout) further up. For every scale of a grid, every style's adapter
-answers the tuning requests (``TUNING_REQUESTS``: 48, held out from training, never scored by docs/STYLES.md;
-24 were too few: the pick of shakespeare's strength on them missed by 20 points on the evaluation's requests)
+answers the tuning requests (``TUNING_REQUESTS``: 48, held out from training, never scored by docs/STYLES.md)
 at its sampling defaults, each ``samples`` times with its own seed, every style in one mixed engine batch, and
 the all-styles classifier names each reply's style. A style's default is the scale with the highest own-style
-share among those that keep its marker and repetition targets (ties: the smaller scale;
-none kept: 1.0, the adapter as trained).
+share among those that keep its marker and repetition targets (ties: the smaller scale; none kept: 1.0, the
+adapter as trained).
 """
 
 from __future__ import annotations
