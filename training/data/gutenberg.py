@@ -87,4 +87,4 @@ def shakespeare_pairs(seed: int) -> list[Pair]:
             speech = [ln for ln in block[1:7] if not ln.startswith("[")]
             if len(speech) >= 2 and (topic := topic_of(" ".join(speech))):
                 pairs.append(Pair(ask(PLAY_ASKS, topic, rng), "\n".join(speech)))
-    return with_written("shakespeare", pairs, rng)
+    return with_written("shakespeare", pairs, rng, cap=120)  # loose speeches taught rambling past the request
