@@ -23,6 +23,8 @@ namespace {
 constexpr int64_t kEntryTile = 4;  // entries sharing each loaded adapter row
 constexpr int64_t kRowTile = 4;    // A rows per shrink pass
 constexpr int64_t kPrefetch = 128; // elements ahead of the loads on an adapter row
+constexpr int64_t kParallelWork = 100000;  // ~multiply-adds of a call below which one thread runs it
+constexpr int64_t kTileFixed = 4;  // a tile's weight reads, in entries' worth of multiply-adds (balanced_bounds)
 
 struct LoraShape {
   int64_t hidden, out, rank_stride;  // H_in, N, R (the stacks' padded rank)
@@ -151,17 +153,34 @@ bool tokens_repeat(const Entries& en, int64_t entries, int64_t num_tokens) {
   return repeat;
 }
 
+// Splits the tiles into `parts` consecutive runs of near-equal cost (bounds, parts + 1 of them). A tile
+// costs its slot's rank times (kTileFixed + its entries): reading the slot's rows, then each entry's
+// multiply-adds. Equal tile counts per thread (at::parallel_for's split) left one thread waiting on the
+// other when one slot had four entries and the next one.
+std::vector<int64_t> balanced_bounds(const std::vector<Tile>& tiles, const Entries& en, int64_t parts) {
+  std::vector<int64_t> prefix{0};  // prefix[k] = cost of tiles [0, k)
+  for (const Tile& t : tiles) prefix.push_back(prefix.back() + en.ranks[t.slot] * (kTileFixed + t.ne));
+  std::vector<int64_t> bounds{0};
+  for (int64_t p = 1; p < parts; ++p) {
+    const int64_t target = prefix.back() * p / parts;
+    const auto it = std::lower_bound(prefix.begin() + bounds.back(), prefix.end(), target);
+    bounds.push_back(std::distance(prefix.begin(), it));
+  }
+  bounds.push_back(static_cast<int64_t>(tiles.size()));
+  return bounds;
+}
+
 template <typename T>
 void run_lora(T* y, const T* x, const T* a, const T* bt, const Entries& en, const LoraShape& sh, int64_t entries,
               int64_t num_tokens) {
   const std::vector<Tile> tiles = entry_tiles(en);
-  const int64_t count = static_cast<int64_t>(tiles.size());
   const int64_t work = entries * sh.width() * (sh.hidden + sh.out);  // ~multiply-adds: one thread when small
   const bool repeat = tokens_repeat(en, entries, num_tokens);  // also checks the tokens: before any work
-  const bool serial = repeat || work < 200000;
-  at::parallel_for(0, count, serial ? count : 1, [&](int64_t begin, int64_t end) {
+  const int64_t parts = repeat || work < kParallelWork ? 1 : at::get_num_threads();
+  const std::vector<int64_t> bounds = balanced_bounds(tiles, en, parts);
+  at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> u(kEntryTile * sh.width());  // [4, n*R] fp32 shrink results of one tile
-    for (int64_t k = begin; k < end; ++k) run_tile(y, u.data(), x, a, bt, en, sh, tiles[k]);
+    for (int64_t k = bounds[begin]; k < bounds[end]; ++k) run_tile(y, u.data(), x, a, bt, en, sh, tiles[k]);
   });
 }
 
