@@ -47,7 +47,7 @@ class LoRALinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [..., in] -> [..., out]; tokens are the flattened leading dims, in metadata order."""
-        y = self.base(x)
+        y = self.base.forward(x)  # not self.base(x): Module.__call__ adds ~3 us to each of 120 calls a step
         meta = self.metadata()
         if meta is None or not meta.has_lora:
             return y
