@@ -56,12 +56,31 @@ std::vector<Tile> entry_tiles(const Entries& en) {
 // u[j, row0 + r] = scale[e0 + j] * A[s, row0 + r] . x[token[e0 + j]] for the tile's NE entries and
 // r < nr: an NE x 4 block of dot products in registers (absent rows repeat the last one, not stored).
 template <int64_t NE, typename T>
+struct ShrinkRows {
+  const T* xs[NE];        // the entries' rows of x
+  const T* as[kRowTile];  // A rows row0 .. row0 + 3 of the tile's slot (absent rows repeat the last one)
+  ShrinkRows(const T* x, const T* a, const Entries& en, const LoraShape& sh, const Tile& tile, int64_t row0,
+             int64_t nr) {
+    for (int64_t j = 0; j < NE; ++j) xs[j] = x + en.tokens[tile.e0 + j] * sh.hidden;
+    for (int64_t r = 0; r < kRowTile; ++r) as[r] = a + (tile.slot * sh.width() + row0 + std::min(r, nr - 1)) * sh.hidden;
+  }
+  // u[j, row0 + r] = scale * (sums[j][r] + the products of elements h.. the vector loop left), r < nr.
+  void store(float* u, const float (&sums)[NE][kRowTile], const Entries& en, const LoraShape& sh, const Tile& tile,
+             int64_t row0, int64_t nr, int64_t h) const {
+    for (int64_t j = 0; j < NE; ++j)
+      for (int64_t r = 0; r < nr; ++r) {
+        float dot = sums[j][r];
+        for (int64_t t = h; t < sh.hidden; ++t) dot += to_float(xs[j][t]) * to_float(as[r][t]);
+        u[j * sh.width() + row0 + r] = en.scales[tile.e0 + j] * dot;
+      }
+  }
+};
+
+template <int64_t NE, typename T>
 void shrink_rows(float* u, const T* x, const T* a, const Entries& en, const LoraShape& sh, const Tile& tile,
                  int64_t row0, int64_t nr) {
-  const T* xs[NE];
-  const T* as[kRowTile];
-  for (int64_t j = 0; j < NE; ++j) xs[j] = x + en.tokens[tile.e0 + j] * sh.hidden;
-  for (int64_t r = 0; r < kRowTile; ++r) as[r] = a + (tile.slot * sh.width() + row0 + std::min(r, nr - 1)) * sh.hidden;
+  const ShrinkRows<NE, T> op(x, a, en, sh, tile, row0, nr);
+  const auto& [xs, as] = op;
   F16 acc[NE][kRowTile];
   for (auto& row : acc)
     for (F16& cell : row) cell = F16::zero();
@@ -77,12 +96,10 @@ void shrink_rows(float* u, const T* x, const T* a, const Entries& en, const Lora
       for (int64_t r = 0; r < kRowTile; ++r) acc[j][r] = acc[j][r].fma(xv, w[r]);
     }
   }
+  float sums[NE][kRowTile];
   for (int64_t j = 0; j < NE; ++j)
-    for (int64_t r = 0; r < nr; ++r) {
-      float dot = acc[j][r].sum();
-      for (int64_t t = h; t < sh.hidden; ++t) dot += to_float(xs[j][t]) * to_float(as[r][t]);
-      u[j * sh.width() + row0 + r] = en.scales[tile.e0 + j] * dot;
-    }
+    for (int64_t r = 0; r < kRowTile; ++r) sums[j][r] = acc[j][r].sum();
+  op.store(u, sums, en, sh, tile, row0, nr, h);
 }
 
 #if defined(__AVX512BF16__)
@@ -93,10 +110,8 @@ template <int64_t NE>
 void shrink_rows_dp(float* u, const bf16* x, const bf16* a, const Entries& en, const LoraShape& sh,
                     const Tile& tile, int64_t row0, int64_t nr) {
   constexpr int64_t kPairLanes = 2 * kLanes;  // bf16 elements per 512-bit load
-  const bf16* xs[NE];
-  const bf16* as[kRowTile];
-  for (int64_t j = 0; j < NE; ++j) xs[j] = x + en.tokens[tile.e0 + j] * sh.hidden;
-  for (int64_t r = 0; r < kRowTile; ++r) as[r] = a + (tile.slot * sh.width() + row0 + std::min(r, nr - 1)) * sh.hidden;
+  const ShrinkRows<NE, bf16> op(x, a, en, sh, tile, row0, nr);
+  const auto& [xs, as] = op;
   __m512 acc[NE][kRowTile];
   for (auto& row : acc)
     for (__m512& cell : row) cell = _mm512_setzero_ps();
@@ -112,12 +127,10 @@ void shrink_rows_dp(float* u, const bf16* x, const bf16* a, const Entries& en, c
       for (int64_t r = 0; r < kRowTile; ++r) acc[j][r] = _mm512_dpbf16_ps(acc[j][r], xv, w[r]);
     }
   }
+  float sums[NE][kRowTile];
   for (int64_t j = 0; j < NE; ++j)
-    for (int64_t r = 0; r < nr; ++r) {
-      float dot = _mm512_reduce_add_ps(acc[j][r]);
-      for (int64_t t = h; t < sh.hidden; ++t) dot += to_float(xs[j][t]) * to_float(as[r][t]);
-      u[j * sh.width() + row0 + r] = en.scales[tile.e0 + j] * dot;
-    }
+    for (int64_t r = 0; r < kRowTile; ++r) sums[j][r] = _mm512_reduce_add_ps(acc[j][r]);
+  op.store(u, sums, en, sh, tile, row0, nr, h);
 }
 #endif
 
