@@ -53,8 +53,7 @@ std::vector<Tile> entry_tiles(const Entries& en) {
   return tiles;
 }
 
-// u[j, row0 + r] = scale[e0 + j] * A[s, row0 + r] . x[token[e0 + j]] for the tile's NE entries and
-// r < nr: an NE x 4 block of dot products in registers (absent rows repeat the last one, not stored).
+// What one 4-row shrink block reads and how it writes u: shared by the generic and the vdpbf16ps loops.
 template <int64_t NE, typename T>
 struct ShrinkRows {
   const T* xs[NE];        // the entries' rows of x
@@ -76,6 +75,8 @@ struct ShrinkRows {
   }
 };
 
+// u[j, row0 + r] = scale[e0 + j] * A[s, row0 + r] . x[token[e0 + j]] for the tile's NE entries and
+// r < nr: an NE x 4 block of dot products in registers (absent rows repeat the last one, not stored).
 template <int64_t NE, typename T>
 void shrink_rows(float* u, const T* x, const T* a, const Entries& en, const LoraShape& sh, const Tile& tile,
                  int64_t row0, int64_t nr) {
@@ -171,7 +172,10 @@ template <int64_t NE, typename T>
 void shrink(float* u, const T* x, const T* a, const Entries& en, const LoraShape& sh, const Tile& tile,
             int64_t row0, int64_t nr) {
 #if defined(__AVX512BF16__)
-  if constexpr (std::is_same_v<T, bf16>) return shrink_rows_dp<NE>(u, x, a, en, sh, tile, row0, nr);
+  if constexpr (std::is_same_v<T, bf16>) {
+    shrink_rows_dp<NE>(u, x, a, en, sh, tile, row0, nr);
+    return;
+  }
 #endif
   shrink_rows<NE>(u, x, a, en, sh, tile, row0, nr);
 }
