@@ -18,6 +18,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from engine.lora.weights import AdapterError, LoadedAdapter, TargetStack, fail as _fail
+
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -35,10 +37,6 @@ _CONVERT_HINT = (
     "convert it with: PeftModel.from_pretrained(base, path).save_pretrained(out_dir, safe_serialization=True), "
     "or safetensors.torch.save_file(torch.load('adapter_model.bin'), 'adapter_model.safetensors')"
 )
-
-
-class AdapterError(ValueError):
-    """An adapter that cannot be served; the message names the adapter, the problem and the fix."""
 
 
 @dataclass(frozen=True)
@@ -62,34 +60,6 @@ class BaseShapes:
         modules = {"q_proj": (hidden, q), "k_proj": (hidden, kv), "v_proj": (hidden, kv), "o_proj": (q, hidden),
                    "gate_proj": (hidden, inter), "up_proj": (hidden, inter), "down_proj": (inter, hidden)}
         return cls(config.num_hidden_layers, modules)
-
-
-@dataclass(frozen=True)
-class LoadedAdapter:
-    """A validated adapter: ``weights[(layer, target)] = (A [r, in], B [out, r] pre-scaled)``."""
-
-    name: str
-    path: str
-    rank: int
-    scaling: float
-    weights: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the adapter's tensors."""
-        return sum(a.nbytes + b.nbytes for a, b in self.weights.values())
-
-    def to(self, dtype: torch.dtype) -> LoadedAdapter:
-        """A copy with every tensor cast to ``dtype`` (the serving dtype of the pool); refused if it overflows."""
-        weights = {key: (a.to(dtype), b.to(dtype)) for key, (a, b) in self.weights.items()}
-        for (layer, target), (a, b) in weights.items():
-            if not (torch.isfinite(a.sum()) and torch.isfinite(b.sum())):
-                raise _fail(self.name, f"layers.{layer}.{target}: the weights overflow {dtype}")
-        return LoadedAdapter(self.name, self.path, self.rank, self.scaling, weights)
-
-
-def _fail(name: str, message: str) -> AdapterError:
-    return AdapterError(f"adapter {name!r}: {message}")
 
 
 def _read_config(name: str, folder: Path) -> dict[str, Any]:
@@ -198,8 +168,6 @@ def _check_pair(name: str, where: str, a: torch.Tensor, b: torch.Tensor, rank: i
         raise _fail(name, f"{where}: lora_A {tuple(a.shape)} / lora_B {tuple(b.shape)} do not fit the base "
                           f"(expected {(rank, in_features)} / {(out_features, rank)}); "
                           "is this adapter for another model or rank?")
-    if not (torch.isfinite(a.sum()) and torch.isfinite(b.sum())):  # any NaN/Inf poisons the sum; no temp copy
-        raise _fail(name, f"{where}: weights contain NaN or Inf")
 
 
 def _pair_up(name: str, tensors: dict[str, torch.Tensor], shapes: BaseShapes,
@@ -207,7 +175,7 @@ def _pair_up(name: str, tensors: dict[str, torch.Tensor], shapes: BaseShapes,
     halves: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
     for key, tensor in tensors.items():
         layer, target, half = _parse_key(name, key, shapes.num_layers)
-        halves.setdefault((layer, target), {})[half] = tensor.float()
+        halves.setdefault((layer, target), {})[half] = tensor
     pairs = {}
     for (layer, target), found in sorted(halves.items()):
         where = f"layers.{layer}.{target}"
@@ -230,21 +198,43 @@ def load_adapter(name: str, path: str | Path, shapes: BaseShapes, max_rank: int)
     _check_config(name, config, max_rank)
     rank = config["r"]
     scaling = _scaling(name, config, rank)
-    pairs = _pair_up(name, _read_tensors(name, folder), shapes, rank)
-    weights = {key: (a, b.mul_(scaling)) for key, (a, b) in pairs.items()}  # in place: no second copy
-    for key, (a, b) in weights.items():
-        _check_delta(name, key, a, b, shapes.weight_norms.get(key))
-    return LoadedAdapter(name, str(folder), rank, scaling, weights)
+    stacks = _stack(_pair_up(name, _read_tensors(name, folder), shapes, rank), scaling)
+    problems = [problem for target, stack in stacks.items()
+                for problem in _check_updates(target, stack, shapes.weight_norms)]
+    if problems:
+        raise _fail(name, min(problems)[2])
+    return LoadedAdapter(name, str(folder), rank, scaling, stacks)
 
 
-def _check_delta(name: str, key: tuple[int, str], a: torch.Tensor, b: torch.Tensor, base_norm: float | None) -> None:
-    """Refuse an update ``B A`` (B pre-scaled) whose norm is not finite or absurd beside the base weight's."""
-    # ||B A||_F^2 = sum((B^T B) * (A A^T)): two [r, r] products instead of the [out, in] update
-    squared = float(((b.T @ b) * (a @ a.T)).sum())
-    where = f"layers.{key[0]}.{key[1]}"
-    if not math.isfinite(squared):
-        raise _fail(name, f"{where}: the update B·A overflows (lora_alpha or the weights are far too large)")
-    norm = math.sqrt(max(0.0, squared))  # rounding may leave a tiny negative
-    if base_norm is not None and norm > MAX_DELTA_RATIO * base_norm:
-        raise _fail(name, f"{where}: the update's norm {norm:.3g} is {norm / max(base_norm, 1e-30):.3g} times the "
-                          f"base weight's (limit {MAX_DELTA_RATIO:g}x): lora_alpha or the weights are far too large")
+def _stack(pairs: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]], scaling: float) -> dict[str, TargetStack]:
+    """fp32 stacks per target (in ``TARGETS`` order), B scaled by ``scaling``."""
+    stacks = {}
+    for target in TARGETS:
+        layers = tuple(layer for layer, t in pairs if t == target)  # pairs are sorted by (layer, target)
+        if layers:
+            a = torch.stack([pairs[(layer, target)][0] for layer in layers]).float()  # [L, r, in]
+            b = torch.stack([pairs[(layer, target)][1] for layer in layers]).float().mul_(scaling)  # [L, out, r]
+            stacks[target] = TargetStack(layers, a, b)
+    return stacks
+
+
+def _check_updates(target: str, stack: TargetStack,
+                   base_norms: dict[tuple[int, str], float]) -> list[tuple[int, int, str]]:
+    """``(layer, target index, message)`` for every layer whose weights hold NaN/Inf, whose update ``B A``
+    overflows, or whose update is absurd beside the base weight (``MAX_DELTA_RATIO``)."""
+    # ||B A||_F^2 = sum((B^T B) * (A A^T)): [L, r, r] products instead of the [L, out, in] updates
+    squared = ((stack.b.transpose(1, 2) @ stack.b) * (stack.a @ stack.a.transpose(1, 2))).sum((1, 2))  # [L]
+    problems = []
+    for layer, value in zip(stack.layers, squared.tolist()):
+        where, order = f"layers.{layer}.{target}", (layer, TARGETS.index(target))
+        if not math.isfinite(value):
+            bad = stack.first_non_finite() == layer
+            problems.append((*order, f"{where}: weights contain NaN or Inf" if bad else
+                             f"{where}: the update B·A overflows (lora_alpha or the weights are far too large)"))
+            continue
+        norm, base = math.sqrt(max(0.0, value)), base_norms.get((layer, target))  # rounding may leave a tiny negative
+        if base is not None and norm > MAX_DELTA_RATIO * base:
+            problems.append((*order, f"{where}: the update's norm {norm:.3g} is {norm / max(base, 1e-30):.3g} "
+                                     f"times the base weight's (limit {MAX_DELTA_RATIO:g}x): lora_alpha or the "
+                                     "weights are far too large"))
+    return problems

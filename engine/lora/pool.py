@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from engine.lora.loader import FUSED_TARGETS, AdapterError, BaseShapes, LoadedAdapter, load_adapter
+from engine.lora.loader import FUSED_TARGETS, BaseShapes, load_adapter
+from engine.lora.weights import AdapterError, LoadedAdapter
 
 logger = logging.getLogger(__name__)
 

@@ -134,6 +134,20 @@ def test_non_finite_weights(copy_dir: Path) -> None:
         load_adapter("x", copy_dir, SHAPES, max_rank=16)
 
 
+def test_non_finite_weights_name_their_layer(copy_dir: Path) -> None:
+    edit_tensors(copy_dir, lambda t: t[KEY.format(1, "B")][3, 2].fill_(float("inf")))
+    with pytest.raises(AdapterError, match=r"layers\.1\.q_proj: weights contain NaN or Inf"):
+        load_adapter("x", copy_dir, SHAPES, max_rank=16)
+
+
+def test_bf16_cast_keeps_every_pair(adapter_dir: Path) -> None:
+    adapter = load_adapter("a", adapter_dir, SHAPES, max_rank=16)
+    cast = adapter.to(torch.bfloat16)
+    assert cast.weights.keys() == adapter.weights.keys() and cast.nbytes * 2 == adapter.nbytes
+    for key, (a, b) in adapter.weights.items():
+        assert torch.equal(cast.weights[key][0], a.bfloat16()) and torch.equal(cast.weights[key][1], b.bfloat16())
+
+
 def test_missing_folder_says_so_without_the_path(tmp_path: Path) -> None:
     with pytest.raises(AdapterError, match="does not exist") as refused:
         load_adapter("x", tmp_path / "nope", SHAPES, max_rank=16)
