@@ -62,8 +62,8 @@ def build_blocks(services: Services) -> gr.Blocks:
         embed_column, embed_heading = build_embed(services, viewer, draft, embed_style)
         signed = [viewer, signin.column, column, who, signin.status]
         signin.wire(services, signed)
-        log_out.click(auth.log_out, None, [*signed, signin.username, signin.password, signin.token]).then(
-            None, js=auth.END_SESSION_JS)
+        log_out.click(auth.log_out, None, [*signed, signin.username, signin.password, signin.token],
+                      queue=False).then(None, js=auth.END_SESSION_JS)  # off the queue: see SignInPanel.wire
         sessions.reload_on(who.change, services, viewer)
         _wire_load(blocks, services, signed, embed_column, embed_style, embed_heading, write, draft)
     blocks.queue(default_concurrency_limit=None)

@@ -27,13 +27,18 @@ class SignInPanel:
 
     def wire(self, services: Services, outputs: list[Any]) -> None:
         """Route each action's (viewer, panel, app, who, status) result to ``outputs`` (then the fields and
-        the token, which the page keeps as a cookie)."""
+        the token, which the page keeps as a cookie).
+
+        Off the queue (a plain request and its answer): the actions are instant, and a click that came as
+        Gradio's event stream closed was lost on the queue, leaving the sign-in (or log-out) pending forever.
+        """
         fields = [self.username, self.password]
         outputs = [*outputs, self.username, self.password, self.token]
         for event, fn in ((self.log_in.click, auth.log_in), (self.password.submit, auth.log_in),
                           (self.sign_up.click, auth.sign_up)):
-            event(partial(fn, services), fields, outputs).then(None, self.token, self.token, js=auth.KEEP_SESSION_JS)
-        self.guest.click(partial(auth.as_guest, services), None, outputs).then(
+            event(partial(fn, services), fields, outputs, queue=False).then(
+                None, self.token, self.token, js=auth.KEEP_SESSION_JS)
+        self.guest.click(partial(auth.as_guest, services), None, outputs, queue=False).then(
             None, self.token, self.token, js=auth.KEEP_SESSION_JS)
 
 

@@ -13,7 +13,9 @@ import http.server
 import logging
 import os
 import socket
+import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,8 +195,16 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         log.warning("the page saw, in order:\n%s", "\n".join(seen) or "(nothing)")
+        log.warning("the server's threads (in this process) at the failure:\n%s", _thread_stacks())
         shot(page, f"failed-{request.node.name}")
     context.close()
+
+
+def _thread_stacks() -> str:
+    """Every thread's stack, innermost last: shows whether the server was busy, blocked or idle."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return "\n".join(f"-- {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame)[-6:])
+                     for ident, frame in sys._current_frames().items())
 
 
 def shot(page: Any, name: str) -> Path:
