@@ -6,6 +6,7 @@
 // partial scores of all block_size keys at once (vectorised across keys, no horizontal sums). Values: every
 // value row is read once and added into the G outputs. Softmax in fp32.
 #include "common.h"
+#include "simd.h"
 
 #include <algorithm>
 #include <limits>
@@ -73,6 +74,68 @@ void block_values(float* acc, const float* p, int64_t stride, const T* vt, int64
   }
 }
 
+// The block-size-16 tiles (one key per vector lane) with a known head dim: every key row and value row
+// is loaded once for a chunk of the G query heads that share it, not once per head.
+#if defined(__AVX512F__)
+constexpr int64_t kHeadChunk = 4, kValueVectors = 4;  // 16 value accumulators + 4 rows in 32 registers
+#else
+constexpr int64_t kHeadChunk = 2, kValueVectors = 2;  // 16 ymm registers: fewer at a time
+#endif
+
+// scores[h * stride + o] = q[h] . key o of the block for the chunk's NG heads (q rows kD apart).
+template <int64_t NG, int64_t kD, typename T>
+void chunk_scores(float* scores, int64_t stride, const float* q, const T* kt) {
+  F16 acc[NG][2];  // two chains over d: hides the FMA latency
+  for (auto& chains : acc) chains[0] = chains[1] = F16::zero();
+  for (int64_t d = 0; d < kD; d += 2) {
+    const F16 k0 = F16::load(kt + d * kLanes), k1 = F16::load(kt + (d + 1) * kLanes);
+    for (int64_t h = 0; h < NG; ++h) {
+      acc[h][0] = acc[h][0].fma(F16::splat(q[h * kD + d]), k0);
+      acc[h][1] = acc[h][1].fma(F16::splat(q[h * kD + d + 1]), k1);
+    }
+  }
+  for (int64_t h = 0; h < NG; ++h) acc[h][0].add(acc[h][1]).store(scores + h * stride);
+}
+
+// acc[h] += p[h * stride + o] * value o of the block, o < count, for the chunk's NG heads.
+template <int64_t NG, int64_t kD, typename T>
+void chunk_values(float* acc, const float* p, int64_t stride, const T* vt, int64_t count) {
+  for (int64_t c = 0; c < kD; c += kValueVectors * kLanes) {
+    F16 sum[NG][kValueVectors];
+    for (int64_t h = 0; h < NG; ++h)
+      for (int64_t i = 0; i < kValueVectors; ++i) sum[h][i] = F16::load(acc + h * kD + c + i * kLanes);
+    for (int64_t o = 0; o < count; ++o) {
+      F16 row[kValueVectors];
+      for (int64_t i = 0; i < kValueVectors; ++i) row[i] = F16::load(vt + o * kD + c + i * kLanes);
+      for (int64_t h = 0; h < NG; ++h) {
+        const F16 w = F16::splat(p[h * stride + o]);
+        for (int64_t i = 0; i < kValueVectors; ++i) sum[h][i] = sum[h][i].fma(w, row[i]);
+      }
+    }
+    for (int64_t h = 0; h < NG; ++h)
+      for (int64_t i = 0; i < kValueVectors; ++i) sum[h][i].store(acc + h * kD + c + i * kLanes);
+  }
+}
+
+// f.template operator()<NG>(h0) for every chunk of up to kHeadChunk heads of the G.
+template <typename F>
+void for_head_chunks(int64_t G, F&& f) {
+  for (int64_t h0 = 0; h0 < G; h0 += kHeadChunk) {
+    switch (std::min(kHeadChunk, G - h0)) {
+      case 1: f.template operator()<1>(h0); break;
+      case 2: f.template operator()<2>(h0); break;
+#if defined(__AVX512F__)
+      case 3: f.template operator()<3>(h0); break;
+      case 4: f.template operator()<4>(h0); break;
+#endif
+    }
+  }
+}
+
+// True where the chunked loops apply: 16-key blocks, a head dim in whole value-vector groups.
+template <int64_t kBS, int64_t kD>
+constexpr bool kChunked = kBS == kLanes && kD > 0 && kD % (kValueVectors * kLanes) == 0;
+
 // Ask for `bytes` from p into the cache while the current block computes.
 inline void prefetch(const void* p, int64_t bytes) {
   for (int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(static_cast<const char*>(p) + at);
@@ -108,7 +171,14 @@ void attend(T* out_row, const T* q_row, const T* kc, const T* vc, const int64_t*
   for (int64_t b = b0; b < b1; ++b) {
     if (b + 1 < b1) prefetch(kc + (table[b + 1] * s.kv_heads + g) * tile, tile_bytes);
     prefetch(vc + (table[b] * s.kv_heads + g) * tile, tile_bytes);  // needed after the softmax
-    block_scores(&w.scores[(b - b0) * bs], stride, w.q.data(), kc + (table[b] * s.kv_heads + g) * tile, G, dims);
+    const T* kt = kc + (table[b] * s.kv_heads + g) * tile;
+    if constexpr (kChunked<kBS, kD>) {
+      for_head_chunks(G, [&]<int64_t NG>(int64_t h0) {
+        chunk_scores<NG, kD>(&w.scores[h0 * stride + (b - b0) * bs], stride, &w.q[h0 * D], kt);
+      });
+    } else {
+      block_scores(&w.scores[(b - b0) * bs], stride, w.q.data(), kt, G, dims);
+    }
   }
   const int64_t n = len - first;  // visible keys: scores[skip, skip + n) of each head's row
   for (int64_t h = 0; h < G; ++h) {
@@ -118,8 +188,14 @@ void attend(T* out_row, const T* q_row, const T* kc, const T* vc, const int64_t*
   }
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t count = std::min(bs, len - b * bs);  // keys of this block up to the last position
-    block_values(w.acc.data(), &w.scores[(b - b0) * bs], stride, vc + (table[b] * s.kv_heads + g) * tile,
-                 count, G, dims);
+    const T* vt = vc + (table[b] * s.kv_heads + g) * tile;
+    if constexpr (kChunked<kBS, kD>) {
+      for_head_chunks(G, [&]<int64_t NG>(int64_t h0) {
+        chunk_values<NG, kD>(&w.acc[h0 * D], &w.scores[h0 * stride + (b - b0) * bs], stride, vt, count);
+      });
+    } else {
+      block_values(w.acc.data(), &w.scores[(b - b0) * bs], stride, vt, count, G, dims);
+    }
   }
   for (int64_t i = 0; i < G * D; ++i) out_row[g * G * D + i] = from_float<T>(w.acc[i]);
 }

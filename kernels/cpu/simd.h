@@ -32,6 +32,7 @@ struct F16 {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16)));
   }
   F16 fma(F16 a, F16 b) const { return {_mm512_fmadd_ps(a.v, b.v, v)}; }  // this + a * b
+  F16 add(F16 o) const { return {_mm512_add_ps(v, o.v)}; }
   float sum() const { return _mm512_reduce_add_ps(v); }
   F16 max(F16 o) const { return {_mm512_max_ps(v, o.v)}; }  // NaN lanes are not propagated: see any_nan
   float max_lane() const { return _mm512_reduce_max_ps(v); }
@@ -60,6 +61,11 @@ struct F16 {
   F16 fma(F16 a, F16 b) const {
     F16 r;
     for (int64_t i = 0; i < kLanes; ++i) r.v[i] = v[i] + a.v[i] * b.v[i];
+    return r;
+  }
+  F16 add(F16 o) const {
+    F16 r;
+    for (int64_t i = 0; i < kLanes; ++i) r.v[i] = v[i] + o.v[i];
     return r;
   }
   float sum() const {
