@@ -109,3 +109,17 @@ def test_wrapper_without_step_metadata_is_the_base() -> None:
 def test_wrapper_rejects_mismatched_stacks() -> None:
     with pytest.raises(ValueError, match="do not fit"):
         LoRALinear(nn.Linear(16, 20), torch.ones(2, 4, 8), torch.ones(2, 20, 4), (0, 20), lambda: None)
+
+
+def test_wrapper_follows_a_base_swapped_after_wrapping() -> None:
+    """The CPU speed-ups pack the linears after the LoRA wrap (``pack_linears`` swaps ``wrapper.base``):
+    the wrapper must run the packed base it holds now, not the plain one it was built with."""
+    from engine.packed_linear import PackedLinear, pack_linears
+
+    wrapper = LoRALinear(nn.Linear(16, 8, bias=False), torch.zeros(2, 8, 16), torch.zeros(2, 8, 8), (0, 8),
+                         metadata=lambda: None)
+    assert pack_linears(wrapper) == 1 and isinstance(wrapper.base, PackedLinear)
+    calls = []
+    wrapper.base.forward = lambda x: calls.append(x) or torch.zeros(x.shape[0], 8)
+    wrapper(torch.randn(4, 16))
+    assert len(calls) == 1
