@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(cpu_ops() is None, reason="the CPU kernels could
 @pytest.mark.parametrize("shape", BATCH_SHAPES)
 @pytest.mark.parametrize("decode", [True, False], ids=["decode", "prefill"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
-@pytest.mark.parametrize("rank", [4, 8, 12, 16, 32, 64])
+@pytest.mark.parametrize("rank", [1, 4, 5, 8, 12, 16, 32, 64])
 def test_kernel_matches_reference(shape: str, decode: bool, dtype: torch.dtype, rank: int) -> None:
     p = make_problem(dtype=dtype, rank=rank, num_adapters=1 + rank % 5, shape=shape, decode=decode,
                      num_seqs=11, seed=rank)
@@ -76,18 +76,21 @@ def test_long_prefill_runs_take_gemms_beside_the_kernels_rows(dtype: torch.dtype
     torch.testing.assert_close(y, expected, **tol)
 
 
-def test_slot_ranks_skip_padding_exactly() -> None:
-    """A slot holding a rank-4 adapter in rank-16 stacks: skipping rows 4..15 changes nothing."""
-    p = make_problem(dtype=torch.float32, rank=16, num_adapters=2, shape="distinct", decode=True, num_seqs=6)
+@pytest.mark.parametrize(("dtype", "held"), [(torch.float32, 4), (torch.bfloat16, 4), (torch.bfloat16, 3)],
+                         ids=["fp32-rank4", "bf16-rank4", "bf16-rank3"])
+def test_slot_ranks_skip_padding_exactly(dtype: torch.dtype, held: int) -> None:
+    """A slot holding a rank-4 (or odd rank-3) adapter in rank-16 stacks: skipping the padded rows changes
+    nothing (rows past the rank hold garbage shrink results, which must never be read)."""
+    p = make_problem(dtype=dtype, rank=16, num_adapters=2, shape="distinct", decode=True, num_seqs=6)
     rank = 16
     for i in range(len(p.offsets) - 1):  # zero the padded rows/columns as the pool does
-        p.a[:, i * rank + 4:(i + 1) * rank] = 0
-    p.b[:, :, 4:] = 0
+        p.a[:, i * rank + held:(i + 1) * rank] = 0
+    p.b[:, :, held:] = 0
     expected = run_reference(p, True)
-    p.meta.slot_ranks = torch.tensor([4, 4])
+    p.meta.slot_ranks = torch.tensor([held, held])
     y = p.y.clone()
     add_lora(y, p.x, p.a, p.b, p.meta, p.offsets)
-    torch.testing.assert_close(y, expected, **tolerance(torch.float32))
+    torch.testing.assert_close(y, expected, **tolerance(dtype))
 
 
 def test_zero_scale_and_rows_without_adapter_are_untouched() -> None:
