@@ -3,8 +3,11 @@ that names its style and settings."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from app.ui.store import MessageRow, Transcript
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters a .docx can't hold
 FORMATS = {"markdown": (".md", "Markdown"), "text": (".txt", "plain text"), "docx": (".docx", "Word (.docx)")}
+EXPORTS_DIR = "inkwell-exports"  # under the system temp folder: one folder per export, pruned after KEEP_S
+KEEP_S = 3600.0  # Gradio copies a returned file into its own cache at once; an hour is ample
 
 
 def exported_on(now: datetime | None = None) -> str:
@@ -89,10 +94,28 @@ def write_export(transcript: Transcript, fmt: str, gallery: Gallery | None = Non
     if fmt not in FORMATS:
         raise ValueError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
     stem = re.sub(r"[^A-Za-z0-9]+", "-", transcript.title).strip("-")[:40] or "inkwell"
-    path = Path(tempfile.mkdtemp(prefix="inkwell-export-")) / f"{stem}{FORMATS[fmt][0]}"
+    path = export_folder() / f"{stem}{FORMATS[fmt][0]}"
     if fmt == "docx":
         write_docx(transcript, path, gallery)
     else:
         write = to_markdown if fmt == "markdown" else to_text
         path.write_text(write(transcript, gallery), encoding="utf-8")
     return path
+
+
+def export_folder(root: Path | None = None, now: float | None = None) -> Path:
+    """A fresh private folder for one export, under ``root`` (default: ``EXPORTS_DIR`` in the system temp
+    folder), after removing the exports there older than ``KEEP_S``: a long-running server keeps no more
+    than an hour of them. A root this user does not own (or that is not a plain folder) is not used."""
+    root = root or Path(tempfile.gettempdir()) / EXPORTS_DIR
+    root.mkdir(mode=0o700, exist_ok=True)
+    if root.is_symlink() or not root.is_dir() or root.stat().st_uid != os.getuid():
+        return Path(tempfile.mkdtemp(prefix="inkwell-export-"))
+    cutoff = (now if now is not None else time.time()) - KEEP_S
+    for folder in root.iterdir():
+        try:
+            if folder.lstat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:  # another export pruned it first
+            pass
+    return Path(tempfile.mkdtemp(dir=root))
