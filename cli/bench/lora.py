@@ -181,7 +181,9 @@ def many_adapters(engine: LLMEngine, folders: list[Path], root: Path, many: int,
                   max_tokens: int) -> ManyFigures:
     """Register ``many`` adapters (links to ``folders`` under ``root``), then zipf picks vs one adapter.
 
-    The zipf figure is the slower of two batches with different picks.
+    One-adapter and zipf batches alternate (two of each), each on prompts of its own so that no batch finds
+    another's keys in the prefix cache; the one-adapter figure is the faster of its two, the zipf figure the
+    slower of its two (different picks).
     """
     links = []
     for i in range(many):  # distinct names and folders; weights shared on disk through links
@@ -198,11 +200,18 @@ def many_adapters(engine: LLMEngine, folders: list[Path], root: Path, many: int,
     gen = torch.Generator().manual_seed(1)
     weights = 1.0 / torch.arange(1, many + 1, dtype=torch.float64)
     picks = torch.multinomial(weights, len(prompts) * 4, replacement=True, generator=gen).tolist()
-    run_engine(engine, prompts[:2], [links[0]] * 2, 4)
-    single, _ = run_engine(engine, prompts, [links[0]] * len(prompts), max_tokens)
-    zipf = [run_engine(engine, prompts, [links[p] for p in picks[k::4]], max_tokens)[0]
-            for k in range(2)]
-    return ManyFigures(registered, min(zipf), single)
+    run_engine(engine, unshared(prompts, 0)[:2], [links[0]] * 2, 4)
+    single, zipf = [], []
+    for k in range(2):
+        single.append(run_engine(engine, unshared(prompts, 1 + 2 * k), [links[0]] * len(prompts), max_tokens)[0])
+        zipf.append(run_engine(engine, unshared(prompts, 2 + 2 * k), [links[p] for p in picks[k::4]], max_tokens)[0])
+    return ManyFigures(registered, min(zipf), max(single))
+
+
+def unshared(prompts: list[list[int]], batch: int) -> list[list[int]]:
+    """``prompts`` with a first token of their own per batch (100 + batch * len + i), so batches share no
+    prefix-cache blocks."""
+    return [[100 + batch * len(prompts) + i, *prompt[1:]] for i, prompt in enumerate(prompts)]
 
 
 def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:

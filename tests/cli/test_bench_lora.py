@@ -21,3 +21,13 @@ def test_bench_lora_smoke(tiny_llama_dir: Path, capsys: pytest.CaptureFixture[st
     for figure in ("multi-LoRA tax", "PEFT mixed-batch generate", "zipf picks", "resident memory grew",
                    "registered mid-stream"):
         assert figure in out, out
+
+
+def test_zipf_batches_share_no_prompt_prefix() -> None:
+    """Each batch of the many-adapter run gets prompts of its own (a batch must not find another's keys in
+    the prefix cache), with the rest of every prompt kept."""
+    prompts = [[7, 8, 9], [7, 8, 10], [11, 12, 13]]
+    batches = [bench_lora.unshared(prompts, k) for k in range(5)]
+    firsts = [prompt[0] for batch in batches for prompt in batch]
+    assert len(set(firsts)) == len(firsts)
+    assert all(prompt[1:] == original[1:] for batch in batches for prompt, original in zip(batch, prompts))
