@@ -200,18 +200,39 @@ def many_adapters(engine: LLMEngine, folders: list[Path], root: Path, many: int,
     gen = torch.Generator().manual_seed(1)
     weights = 1.0 / torch.arange(1, many + 1, dtype=torch.float64)
     picks = torch.multinomial(weights, len(prompts) * 4, replacement=True, generator=gen).tolist()
-    run_engine(engine, unshared(prompts, 0)[:2], [links[0]] * 2, 4)
-    single, zipf = [], []
+    vocab, single, zipf = engine.vocab_size, [], []
+    run_engine(engine, unshared(prompts, 0, vocab)[:2], [links[0]] * 2, 4)
     for k in range(2):
-        single.append(run_engine(engine, unshared(prompts, 1 + 2 * k), [links[0]] * len(prompts), max_tokens)[0])
-        zipf.append(run_engine(engine, unshared(prompts, 2 + 2 * k), [links[p] for p in picks[k::4]], max_tokens)[0])
+        single.append(run_engine(engine, unshared(prompts, 1 + 2 * k, vocab), [links[0]] * len(prompts), max_tokens)[0])
+        zipf.append(run_engine(engine, unshared(prompts, 2 + 2 * k, vocab), [links[p] for p in picks[k::4]],
+                               max_tokens)[0])
     return ManyFigures(registered, min(zipf), max(single))
 
 
-def unshared(prompts: list[list[int]], batch: int) -> list[list[int]]:
-    """``prompts`` with a first token of their own per batch (100 + batch * len + i), so batches share no
-    prefix-cache blocks."""
-    return [[100 + batch * len(prompts) + i, *prompt[1:]] for i, prompt in enumerate(prompts)]
+@dataclass(frozen=True)
+class InterleavedTax:
+    """Bare and LoRA engines of one process, their batches alternated: the best tok/s of each."""
+
+    bare_tps: float
+    lora_tps: float
+
+
+def interleaved_tax(bare: LLMEngine, lora: LLMEngine, prompts: list[list[int]], loras: list[LoRARequest | None],
+                    max_tokens: int, rounds: int = 3, batch: int = 100) -> InterleavedTax:
+    """The tax measured in one process: ``rounds`` bare and LoRA batches alternated, each on prompts of its
+    own (numbered from ``batch``), so both see the same moments of a noisy host; best tok/s of each."""
+    vocab, bare_tps, lora_tps = bare.vocab_size, [], []
+    for k in range(rounds):
+        bare_tps.append(run_engine(bare, unshared(prompts, batch + 2 * k, vocab), [None] * len(prompts), max_tokens)[0])
+        lora_tps.append(run_engine(lora, unshared(prompts, batch + 2 * k + 1, vocab), loras, max_tokens)[0])
+    return InterleavedTax(max(bare_tps), max(lora_tps))
+
+
+def unshared(prompts: list[list[int]], batch: int, vocab: int) -> list[list[int]]:
+    """``prompts`` with their first two tokens set to a mark of their own per batch and prompt (the number
+    ``batch * len + i`` in base ``vocab``), so batches share no prefix-cache blocks."""
+    marks = [batch * len(prompts) + i for i in range(len(prompts))]
+    return [[mark % vocab, mark // vocab % vocab, *prompt[2:]] for mark, prompt in zip(marks, prompts)]
 
 
 def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:

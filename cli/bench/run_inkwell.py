@@ -47,7 +47,8 @@ class InkwellPeer(Peer):
         return self._requests[folder]
 
     def extras(self, spec: dict) -> dict:
-        """Issue 12: ``many`` adapters over ``slots`` slots (zipf vs one adapter), and the load stall."""
+        """Issue 12: ``many`` adapters over ``slots`` slots (zipf vs one adapter), the load stall, and each
+        mixed config's tax against a bare engine in this process, batches alternated."""
         wanted = spec.get("extras")
         if not wanted:
             return {}
@@ -60,7 +61,18 @@ class InkwellPeer(Peer):
         with tempfile.TemporaryDirectory(prefix="inkwell-bench-many-") as root:
             zipf = bench_lora.many_adapters(many, folders, Path(root), wanted["many"], run["prompts"][0],
                                             spec["max_tokens"])
-        return {"stall": vars(stall), "many": {**vars(zipf), "count": wanted["many"], "slots": wanted["slots"]}}
+        return {"stall": vars(stall), "many": {**vars(zipf), "count": wanted["many"], "slots": wanted["slots"]},
+                "interleaved": self._interleaved_tax(spec)}
+
+    def _interleaved_tax(self, spec: dict) -> dict[str, dict]:
+        """Per mixed config, the tax with a bare engine of this process alternated batch by batch."""
+        bare = LLMEngine(EngineConfig(**engine_kwargs({**spec, "engine": "base"}, 0)))
+        taxes = {}
+        for run in (r for r in spec["runs"] if r["config"].startswith("mixed")):
+            loras = [self._request(folder) for folder in run["adapters"]]
+            tax = bench_lora.interleaved_tax(bare, self.llm.engine, run["prompts"][0], loras, spec["max_tokens"])
+            taxes[run["config"]] = {**vars(tax), "adapters": len({f for f in run["adapters"] if f})}
+        return taxes
 
 
 def engine_kwargs(spec: dict, slots: int) -> dict:

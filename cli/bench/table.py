@@ -186,7 +186,20 @@ def extras_table(extras: dict[Axis, dict], axes: list[Axis]) -> Table:
                ("longest step after it (ms)", lambda e: f"{1000 * e['stall']['longest_step_s']:.1f}"),
                ("longest / median step", lambda e: f"{e['stall']['longest_step_s'] / e['stall']['median_step_s']:.2f}x")]
     rows = [[name, *(_extra(extras.get(a), show) for a in axes)] for name, show in figures]
+    counts = {c: t["adapters"] for e in extras.values() for c, t in e.get("interleaved", {}).items()}
+    for config in sorted(counts, key=counts.get):
+        rows.append([f"tax, {counts[config]} adapters, bare engine alternated in-process",
+                     *(_interleaved(extras.get(a), config) for a in axes)])
     return Table("Inkwell with many adapters (issue 12)", header, rows)
+
+
+def _interleaved(figures: dict | None, config: str) -> str:
+    """``tax % (bare / LoRA tok/s)`` of one mixed config's in-process alternation, or a dash."""
+    found = (figures or {}).get("interleaved", {}).get(config)
+    if not found:
+        return "-"
+    bare, lora = found["bare_tps"], found["lora_tps"]
+    return f"{100 * (1 - lora / bare):.1f} % ({bare:.0f} / {lora:.0f})"
 
 
 def _extra(figures: dict | None, show: Callable[[dict], str]) -> str:

@@ -26,8 +26,9 @@ def test_bench_lora_smoke(tiny_llama_dir: Path, capsys: pytest.CaptureFixture[st
 def test_zipf_batches_share_no_prompt_prefix() -> None:
     """Each batch of the many-adapter run gets prompts of its own (a batch must not find another's keys in
     the prefix cache), with the rest of every prompt kept."""
-    prompts = [[7, 8, 9], [7, 8, 10], [11, 12, 13]]
-    batches = [bench_lora.unshared(prompts, k) for k in range(5)]
-    firsts = [prompt[0] for batch in batches for prompt in batch]
-    assert len(set(firsts)) == len(firsts)
-    assert all(prompt[1:] == original[1:] for batch in batches for prompt, original in zip(batch, prompts))
+    prompts = [[7, 8, 9, 1], [7, 8, 10, 2], [11, 12, 13, 3]]
+    batches = [bench_lora.unshared(prompts, k, vocab=4) for k in range(5)]
+    marks = [tuple(prompt[:2]) for batch in batches for prompt in batch]
+    assert len(set(marks)) == len(marks) and all(0 <= t < 4 for mark in marks for t in mark)
+    assert all(prompt[2:] == original[2:] and len(prompt) == len(original)
+               for batch in batches for prompt, original in zip(batch, prompts))

