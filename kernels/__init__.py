@@ -61,7 +61,7 @@ def _add_lora_cpu(
     g = meta.groups
     if not _rn_storage(lora_b):
         lora_b = lora_b.transpose(1, 2).contiguous().transpose(1, 2)
-    if g.entries:
+    if g.tokens.numel():
         ranks = meta.slot_ranks
         if ranks is None:
             ranks = torch.full((lora_a.shape[0],), lora_b.shape[2], dtype=torch.long)

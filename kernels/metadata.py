@@ -52,11 +52,6 @@ class SlotGroups:
     starts: torch.Tensor
     slots: torch.Tensor
 
-    @property
-    def entries(self) -> int:
-        """How many (token, scale) entries there are."""
-        return self.tokens.shape[0]
-
 
 def _slot_groups(entries: list[tuple[int, int, float]]) -> SlotGroups:
     """Group ``(slot, token, scale)`` entries by slot (tokens increasing within a group)."""

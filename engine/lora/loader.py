@@ -223,13 +223,13 @@ def _check_updates(target: str, stack: TargetStack,
     """``(layer, target index, message)`` for every layer whose weights hold NaN/Inf, whose update ``B A``
     overflows, or whose update is absurd beside the base weight (``MAX_DELTA_RATIO``)."""
     # ||B A||_F^2 = sum((B^T B) * (A A^T)): [L, r, r] products instead of the [L, out, in] updates
-    squared = ((stack.b.transpose(1, 2) @ stack.b) * (stack.a @ stack.a.transpose(1, 2))).sum((1, 2))  # [L]
+    squared = ((stack.b.transpose(1, 2) @ stack.b) * (stack.a @ stack.a.transpose(1, 2))).sum((1, 2)).tolist()  # [L]
+    non_finite = stack.non_finite_layers() if not all(map(math.isfinite, squared)) else []
     problems = []
-    for layer, value in zip(stack.layers, squared.tolist()):
+    for layer, value in zip(stack.layers, squared):
         where, order = f"layers.{layer}.{target}", (layer, TARGETS.index(target))
         if not math.isfinite(value):
-            bad = stack.first_non_finite() == layer
-            problems.append((*order, f"{where}: weights contain NaN or Inf" if bad else
+            problems.append((*order, f"{where}: weights contain NaN or Inf" if layer in non_finite else
                              f"{where}: the update B·A overflows (lora_alpha or the weights are far too large)"))
             continue
         norm, base = math.sqrt(max(0.0, value)), base_norms.get((layer, target))  # rounding may leave a tiny negative

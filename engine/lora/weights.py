@@ -38,11 +38,10 @@ class TargetStack:
         """The stack cast to ``dtype``."""
         return TargetStack(self.layers, self.a.to(dtype), self.b.to(dtype))
 
-    def first_non_finite(self) -> int | None:
-        """The first layer whose A or B holds a NaN or an Inf, or None."""
+    def non_finite_layers(self) -> list[int]:
+        """The layers whose A or B holds a NaN or an Inf, in order."""
         bad = ~(torch.isfinite(self.a).flatten(1).all(1) & torch.isfinite(self.b).flatten(1).all(1))  # [L]
-        hits = bad.nonzero().flatten().tolist()
-        return self.layers[hits[0]] if hits else None
+        return [self.layers[i] for i in bad.nonzero().flatten().tolist()]
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class LoadedAdapter:
         stacks = {target: stack.to(dtype) for target, stack in self.stacks.items()}
         if torch.finfo(dtype).max < _CAST_SAFE_MAX:
             for target, stack in stacks.items():
-                layer = stack.first_non_finite()
-                if layer is not None:
-                    raise fail(self.name, f"layers.{layer}.{target}: the weights overflow {dtype}")
+                bad = stack.non_finite_layers()
+                if bad:
+                    raise fail(self.name, f"layers.{bad[0]}.{target}: the weights overflow {dtype}")
         return LoadedAdapter(self.name, self.path, self.rank, self.scaling, stacks)
