@@ -28,6 +28,8 @@ def build_engine(settings: Settings) -> Any:
                 "max_num_batched_tokens": settings.max_num_batched_tokens}
     if settings.kv_cache_memory_gb is not None:
         optional["kv_cache_memory"] = int(settings.kv_cache_memory_gb * 1024**3)
+    if settings.lora_cache_memory_gb is not None:
+        optional["lora_cache_memory"] = int(settings.lora_cache_memory_gb * 1024**3)
     config = EngineConfig(model=settings.model, dtype=settings.dtype, device=settings.device,
                           max_num_seqs=settings.max_num_seqs,
                           enable_prefix_caching=settings.enable_prefix_caching,

@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     lora_modules: list[dict[str, str]] = Field(default_factory=list)  # {"name","path"[,"base_model_name"]}
     max_loras: int = 8
     max_lora_rank: int = 16
-    max_cpu_loras: int | None = None
+    max_cpu_loras: int | None = None  # a count bound on the host cache of adapters, beside its bytes
+    lora_cache_memory_gb: float | None = Field(default=None, gt=0)  # host cache of loaded adapters in GiB
     styles_dir: Path = PACKAGED_STYLES_DIR
     adapter_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     host: str = "127.0.0.1"

@@ -39,7 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="adapters to serve from the start")
     add("--max-loras", type=int, default=_S, help="adapters resident on the device at once")
     add("--max-lora-rank", type=int, default=_S, help="largest adapter rank accepted")
-    add("--max-cpu-loras", type=int, default=_S, help="adapters cached in host memory")
+    add("--max-cpu-loras", type=int, default=_S, help="most adapters cached in host memory (default: no count bound)")
+    add("--lora-cache-memory-gb", type=float, default=_S,
+        help="host memory for loaded adapters in GiB, least recently used evicted first (default 4)")
     add("--styles-dir", default=_S, help="folder of styles served by name (default: the packaged styles)")
     add("--host", default=_S, help="address to bind (default 127.0.0.1)")
     add("--port", type=int, default=_S, help="port (default 7860)")

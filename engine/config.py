@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from engine.model_store import DEFAULT_MODEL
 
+DEFAULT_LORA_CACHE_MEMORY = 4 * 1024**3  # host bytes of loaded adapters kept for reuse
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -16,7 +17,9 @@ class EngineConfig:
 
     ``kv_cache_memory`` is the byte budget of the paged KV cache; the number of blocks is derived
     from it and must hold at least one full ``max_model_len`` sequence. ``max_num_batched_tokens``
-    is the per-step token budget (chunked prefill splits longer prompts across steps).
+    is the per-step token budget (chunked prefill splits longer prompts across steps). Registered adapters
+    stay loaded in host memory up to ``lora_cache_memory`` bytes (and ``max_cpu_loras`` of them, when set);
+    ``max_loras`` of them at once sit in the device slots a batch reads.
     ``enable_prefix_caching`` reuses the cached keys/values of full blocks a request shares with an
     earlier one (same tokens, same adapter weights and strength) instead of computing them again.
     """
@@ -36,7 +39,8 @@ class EngineConfig:
     enable_lora: bool = False
     max_loras: int = 8
     max_lora_rank: int = 16
-    max_cpu_loras: int = 32
+    max_cpu_loras: int | None = None
+    lora_cache_memory: int = DEFAULT_LORA_CACHE_MEMORY
 
     def __post_init__(self) -> None:
         checks = [
@@ -50,7 +54,9 @@ class EngineConfig:
             (self.num_threads is None or self.num_threads >= 1, "num_threads", "must be >= 1 or None"),
             (self.max_loras >= 1, "max_loras", "must be >= 1"),
             (self.max_lora_rank >= 1, "max_lora_rank", "must be >= 1"),
-            (self.max_cpu_loras >= self.max_loras, "max_cpu_loras", "must be >= max_loras"),
+            (self.max_cpu_loras is None or self.max_cpu_loras >= self.max_loras, "max_cpu_loras",
+             "must be >= max_loras or None"),
+            (self.lora_cache_memory > 0, "lora_cache_memory", "must be > 0 bytes"),
         ]
         for ok, name, rule in checks:
             if not ok:

@@ -148,8 +148,7 @@ def bench_dtype(args: argparse.Namespace, model_dir: Path, dtype: str, folders: 
     mixed = [requests[i % len(requests)] for i in range(args.requests)]
     bare = _engine(model_dir, dtype, args.threads)
     prompts = _prompts(args.requests, args.prompt_len, bare.vocab_size)
-    lora = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=16, max_lora_rank=args.rank,
-                   max_cpu_loras=64)
+    lora = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=16, max_lora_rank=args.rank)
     run_engine(bare, prompts[:2], [None, None], 4)  # warm-up
     run_engine(lora, prompts[:2], mixed[:2], 4)
     base_tps, lora_tps = 0.0, 0.0
@@ -238,7 +237,7 @@ def unshared(prompts: list[list[int]], batch: int, vocab: int) -> list[list[int]
 def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:
     """(c) ``--many`` registered adapters on ``--slots`` slots, zipf picks, vs one adapter for everyone."""
     engine = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=args.slots,
-                     max_lora_rank=args.rank, max_cpu_loras=64)
+                     max_lora_rank=args.rank)
     prompts = _prompts(args.requests, args.prompt_len, engine.vocab_size)
     figures = many_adapters(engine, folders, root, args.many, prompts, args.max_tokens)
     print(f"{dtype}: {args.many} adapters registered in {figures.registered_s:.1f} s; {args.slots} slots, zipf "
@@ -248,8 +247,7 @@ def bench_many(args: argparse.Namespace, model_dir: Path, dtype: str, folders: l
 
 def bench_memory(args: argparse.Namespace, model_dir: Path, dtype: str, folders: list[Path], root: Path) -> None:
     """(d) resident memory growth when ``--memory-adapters`` adapters are registered (host cache)."""
-    engine = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=16, max_lora_rank=args.rank,
-                     max_cpu_loras=max(args.memory_adapters, 16))
+    engine = _engine(model_dir, dtype, args.threads, enable_lora=True, max_loras=16, max_lora_rank=args.rank)
     before = rss_bytes()
     for i in range(args.memory_adapters):
         folder = write_adapter(root / f"mem{i}", BaseShapes.from_hf_config(_hf_config(model_dir)), args.rank, 1000 + i)

@@ -80,7 +80,7 @@ def engine_kwargs(spec: dict, slots: int) -> dict:
     kwargs = dict(model=spec["model"], dtype=spec["dtype"], device="cpu", num_threads=spec["threads"],
                   max_num_seqs=max(32, len(spec["warmup"])))
     if spec["engine"] == "lora":
-        kwargs.update(enable_lora=True, max_loras=slots, max_lora_rank=spec["rank"], max_cpu_loras=max(64, slots))
+        kwargs.update(enable_lora=True, max_loras=slots, max_lora_rank=spec["rank"])  # the default host cache
     return kwargs
 
 

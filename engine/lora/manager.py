@@ -32,11 +32,11 @@ class _Chunk(Protocol):
 class LoRAManager:
     """Owns the adapter pool of one engine and wraps its model's projections once."""
 
-    def __init__(self, model: nn.Module, *, max_loras: int, max_lora_rank: int, max_cpu_loras: int,
-                 max_tokens: int, max_seqs: int) -> None:
+    def __init__(self, model: nn.Module, *, max_loras: int, max_lora_rank: int, max_cpu_loras: int | None,
+                 host_cache_memory: int, max_tokens: int, max_seqs: int) -> None:
         weight = model.embed_tokens.weight
         self._pool = AdapterPool(shapes_from_model(model), max_loras, max_lora_rank, max_cpu_loras,
-                                 dtype=weight.dtype, device=weight.device)
+                                 dtype=weight.dtype, device=weight.device, host_cache_memory=host_cache_memory)
         apply_lora(model, self._pool)
         self.metadata = LoRAMetadata.allocate(max_tokens, max_seqs, weight.device, max_components=MAX_BLEND)
         self.metadata.slot_ranks = self._pool.slot_ranks
@@ -153,5 +153,6 @@ def lora_manager_for(model: nn.Module, config: object) -> LoRAManager | None:
         return None
     max_tokens = max(config.max_num_batched_tokens, config.max_num_seqs)
     return LoRAManager(model, max_loras=config.max_loras, max_lora_rank=config.max_lora_rank,
-                       max_cpu_loras=config.max_cpu_loras, max_tokens=max_tokens, max_seqs=config.max_num_seqs)
+                       max_cpu_loras=config.max_cpu_loras, host_cache_memory=config.lora_cache_memory,
+                       max_tokens=max_tokens, max_seqs=config.max_num_seqs)
 

@@ -2,8 +2,9 @@
 
 Device side: for every layer and fused projection one preallocated stack ``a [max_loras, n_slices*R, in]``
 and ``b [max_loras, N, R]`` (R = ``max_lora_rank``; smaller ranks and untargeted slices stay zero, so
-they are exact). Slot -1 means "no adapter". Host side: up to ``max_cpu_loras`` loaded adapters, least
-recently used evicted first (reloaded from their folder when needed again). Slots referenced by running
+they are exact). Slot -1 means "no adapter". Host side: loaded adapters up to ``host_cache_memory`` bytes
+(and ``max_cpu_loras`` of them, when set), least recently used evicted first (reloaded from their folder
+when needed again). Slots referenced by running
 sequences are pinned; all mutations happen between steps, from the engine's thread.
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from engine.config import DEFAULT_LORA_CACHE_MEMORY
+from engine.lora.host_cache import HostCache
 from engine.lora.loader import FUSED_TARGETS, BaseShapes, load_adapter
 from engine.lora.weights import AdapterError, LoadedAdapter
 
@@ -35,14 +38,14 @@ class _Slot:
 class AdapterPool:
     """Registers adapters, keeps a host LRU cache, and lends device slots to running sequences."""
 
-    def __init__(self, shapes: BaseShapes, max_loras: int, max_lora_rank: int, max_cpu_loras: int,
-                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
-        if max_loras < 1 or max_lora_rank < 1 or max_cpu_loras < 1:
-            raise ValueError(f"max_loras, max_lora_rank and max_cpu_loras must be >= 1, "
-                             f"got {max_loras}, {max_lora_rank}, {max_cpu_loras}")
-        self.shapes, self.max_rank, self.max_cpu_loras = shapes, max_lora_rank, max_cpu_loras
+    def __init__(self, shapes: BaseShapes, max_loras: int, max_lora_rank: int, max_cpu_loras: int | None = None,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", *,
+                 host_cache_memory: int = DEFAULT_LORA_CACHE_MEMORY) -> None:
+        if max_loras < 1 or max_lora_rank < 1:
+            raise ValueError(f"max_loras and max_lora_rank must be >= 1, got {max_loras}, {max_lora_rank}")
+        self.shapes, self.max_rank = shapes, max_lora_rank
         self.dtype, self.device = dtype, torch.device(device)
-        self._stacks = {key: self._allocate(key[1], max_loras) for key in self._stack_keys()}
+        self._fused = {fused: self._allocate(fused, max_loras) for fused in FUSED_TARGETS}
         self._slots = [_Slot() for _ in range(max_loras)]
         self.slot_ranks = torch.zeros(max_loras, dtype=torch.long)  # [S] rank each slot holds (CPU kernel hint)
         self._slot_of: dict[str, int] = {}
@@ -50,30 +53,30 @@ class AdapterPool:
         self._paths: dict[str, str] = {}
         self._versions: dict[str, int] = {}  # name -> version of its current weights (never reused)
         self._last_version = 0
-        self._host: OrderedDict[str, LoadedAdapter] = OrderedDict()
+        self._host = HostCache(host_cache_memory, max_cpu_loras)
         self._counters = {"slot_loads": 0, "slot_evictions": 0, "host_loads": 0, "host_evictions": 0}
 
-    def _stack_keys(self) -> list[tuple[int, str]]:
-        return [(layer, fused) for layer in range(self.shapes.num_layers) for fused in FUSED_TARGETS]
-
     def _allocate(self, fused: str, max_loras: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every layer's slot stacks of one fused projection as two tensors, so a slot loads in a few copies."""
         targets = FUSED_TARGETS[fused]
         in_features = self.shapes.modules[targets[0]][0]
         out_features = sum(self.shapes.modules[t][1] for t in targets)
-        kw = {"dtype": self.dtype, "device": self.device}
-        a = torch.zeros((max_loras, len(targets) * self.max_rank, in_features), **kw)  # [S, n*R, in]
-        # b [S, N, R]; on CPU a transposed view of [S, R, N] storage, so the torch path's expand reads
-        # row-major [R, N] blocks (~3x faster bmm); the Triton kernels need it contiguous as [S, N, R].
+        layers, kw = self.shapes.num_layers, {"dtype": self.dtype, "device": self.device}
+        a = torch.zeros((layers, max_loras, len(targets) * self.max_rank, in_features), **kw)  # [L, S, n*R, in]
+        # b [L, S, N, R]; on CPU a transposed view of [L, S, R, N] storage, so the kernels' expand reads
+        # row-major [R, N] blocks (kernel and torch path); the Triton kernels need [S, N, R] contiguous per layer.
         if self.device.type == "cpu":
-            b = torch.zeros((max_loras, self.max_rank, out_features), **kw).transpose(1, 2)
+            b = torch.zeros((layers, max_loras, self.max_rank, out_features), **kw).transpose(2, 3)
         else:
-            b = torch.zeros((max_loras, out_features, self.max_rank), **kw)
+            b = torch.zeros((layers, max_loras, out_features, self.max_rank), **kw)
         return a, b
 
     # ---- layout seen by the LoRA-wrapped layers ----
     def stacks(self, layer: int, fused: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ``(a, b)`` slot stacks of one fused projection of one layer (shared, updated in place)."""
-        return self._stacks[(layer, fused)]
+        """The ``(a [S, n*R, in], b [S, N, R])`` slot stacks of one fused projection of one layer: views,
+        updated in place."""
+        a, b = self._fused[fused]
+        return a[layer], b[layer]
 
     def slice_offsets(self, fused: str) -> tuple[int, ...]:
         """Output offsets of the slices packed in ``fused``: ``(0, q, q+k, q+k+v)`` for ``qkv_proj``."""
@@ -117,7 +120,7 @@ class AdapterPool:
         self._detach(name)
         del self._paths[name]
         del self._versions[name]
-        self._host.pop(name, None)
+        self._host.pop(name)
 
     def version(self, name: str) -> int | None:
         """The version of ``name``'s current weights (a new one at every register or replace), or None."""
@@ -144,20 +147,17 @@ class AdapterPool:
 
     # ---- host cache ----
     def _cache(self, name: str, adapter: LoadedAdapter) -> None:
-        self._host[name] = adapter.to(self.dtype)
-        self._host.move_to_end(name)
+        evicted = self._host.put(name, adapter.to(self.dtype))
         self._counters["host_loads"] += 1
-        while len(self._host) > self.max_cpu_loras:
-            evicted, _ = self._host.popitem(last=False)
-            self._counters["host_evictions"] += 1
-            logger.debug("host cache full: evicted adapter %r", evicted)
+        self._counters["host_evictions"] += len(evicted)
+        if evicted:
+            logger.debug("host cache full: evicted adapters %s", evicted)
 
     def _host_adapter(self, name: str) -> LoadedAdapter:
         if name not in self._host:
             logger.info("reloading adapter %r from %s", name, self._paths[name])  # AdapterError if it changed
             self._cache(name, load_adapter(name, self._paths[name], self.shapes, self.max_rank))
-        self._host.move_to_end(name)
-        return self._host[name]
+        return self._host.get(name)
 
     # ---- device slots ----
     def acquire(self, name: str) -> int | None:
@@ -219,20 +219,24 @@ class AdapterPool:
 
     def _load_slot(self, slot: int, name: str) -> None:
         adapter = self._host_adapter(name)
-        self.slot_ranks[slot] = max((pair[0].shape[0] for pair in adapter.weights.values()), default=0)
-        for (layer, fused), (a, b) in self._stacks.items():
-            a[slot].zero_()
-            b[slot].zero_()
+        self.slot_ranks[slot] = max((stack.a.shape[1] for stack in adapter.stacks.values()), default=0)
+        for fused, (a, b) in self._fused.items():
+            a[:, slot].zero_()
+            b[:, slot].zero_()
             offsets = self.slice_offsets(fused)
             for i, target in enumerate(FUSED_TARGETS[fused]):
-                pair = adapter.weights.get((layer, target))
-                if pair is not None:
-                    rank = pair[0].shape[0]
-                    a[slot, i * self.max_rank:i * self.max_rank + rank].copy_(pair[0])
-                    b[slot, offsets[i]:offsets[i + 1], :rank].copy_(pair[1])
+                stack = adapter.stacks.get(target)
+                if stack is not None:  # one copy per target for every layer it has
+                    rows, rank = self._layer_index(stack.layers), stack.a.shape[1]
+                    a[rows, slot, i * self.max_rank:i * self.max_rank + rank] = stack.a
+                    b[rows, slot, offsets[i]:offsets[i + 1], :rank] = stack.b
         self._slots[slot] = _Slot(name=name, version=self._versions[name])
         self._slot_of[name] = slot
         self._counters["slot_loads"] += 1
+
+    def _layer_index(self, layers: tuple[int, ...]) -> slice | list[int]:
+        """Index of ``layers`` in the stacks' first dimension: a slice (a plain copy) when they are all of them."""
+        return slice(None) if layers == tuple(range(self.shapes.num_layers)) else list(layers)
 
     # ---- accounting ----
     @property
@@ -243,7 +247,7 @@ class AdapterPool:
     @property
     def bytes_per_slot(self) -> int:
         """Device bytes one slot occupies across all layers and projections."""
-        return sum(a[0].nbytes + b[0].nbytes for a, b in self._stacks.values())
+        return sum(a[:, 0].nbytes + b[:, 0].nbytes for a, b in self._fused.values())
 
     def memory(self) -> dict[str, int]:
         """Figures for metrics: slot size, device total, host cache bytes and counts, load/eviction counters."""
@@ -251,7 +255,7 @@ class AdapterPool:
             **self._counters,
             "bytes_per_slot": self.bytes_per_slot,
             "device_bytes": self.bytes_per_slot * len(self._slots),
-            "host_bytes": sum(ad.nbytes for ad in self._host.values()),
+            "host_bytes": self._host.nbytes,
             "host_adapters": len(self._host),
             "registered_adapters": len(self._paths),
             "resident_adapters": len(self._slot_of),

@@ -69,8 +69,10 @@ def test_engine_flags_reach_the_engine_config(monkeypatch: pytest.MonkeyPatch, t
     seen = {}
     monkeypatch.setattr("engine.llm_engine.LLMEngine", lambda config: seen.setdefault("config", config))
     settings = parse("--model", str(tiny_llama_dir), "--device", "cpu", "--kv-cache-memory-gb", "0.5",
-                     "--max-num-batched-tokens", "256", "--dtype", "float32")
+                     "--max-num-batched-tokens", "256", "--dtype", "float32", "--lora-cache-memory-gb", "0.25",
+                     "--max-cpu-loras", "12")
     bootstrap.build_engine(settings)
     config = seen["config"]
     assert (config.device, config.dtype) == ("cpu", "float32")
     assert config.kv_cache_memory == 512 * 1024**2 and config.max_num_batched_tokens == 256
+    assert config.lora_cache_memory == 256 * 1024**2 and config.max_cpu_loras == 12

@@ -30,11 +30,12 @@ def hf_model(model_dir: Path) -> nn.Module:
 
 
 def write_adapter(folder: Path, *, seed: int, r: int = 8, alpha: int = 16, targets: list[str] = ALL_TARGETS,
-                  use_rslora: bool = False, b_scale: float = 1.0,
+                  use_rslora: bool = False, b_scale: float = 1.0, layers: list[int] | None = None,
                   base: Callable[[], nn.Module] = tiny_llama) -> Path:
-    """Save a random PEFT LoRA adapter for the model ``base()`` builds (non-zero B: a visible delta)."""
-    model = get_peft_model(base(), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets,
-                                                    use_rslora=use_rslora, init_lora_weights=False))
+    """Save a random PEFT LoRA adapter for the model ``base()`` builds (non-zero B: a visible delta), on
+    every layer or on ``layers`` only."""
+    model = get_peft_model(base(), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, layers_to_transform=layers,
+                                              use_rslora=use_rslora, init_lora_weights=False))
     torch.manual_seed(seed)
     for name, param in model.named_parameters():
         if "lora_" in name:

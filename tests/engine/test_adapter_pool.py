@@ -8,6 +8,7 @@ import pytest
 import torch
 from lora_testing import tiny_llama, write_adapter
 from peft import PeftModel
+from safetensors.torch import load_file
 from torch import nn
 
 from engine.lora.loader import FUSED_TARGETS, AdapterError, BaseShapes
@@ -64,6 +65,18 @@ def test_host_cache_is_lru_and_reloads_evicted(folders: dict[str, Path]) -> None
     assert a[slot].abs().sum() > 0
 
 
+def test_host_cache_holds_the_adapters_its_bytes_allow(folders: dict[str, Path]) -> None:
+    sizes = {name: make_pool({name: folders[name]}).memory()["host_bytes"] for name in ("ad3", "ad4")}
+    pool = AdapterPool(SHAPES, max_loras=1, max_lora_rank=16, host_cache_memory=sum(sizes.values()))
+    for name, folder in folders.items():  # ad1 .. ad4, registered in order
+        pool.register(name, folder)
+    memory = pool.memory()
+    assert memory["host_adapters"] == 2 and memory["host_bytes"] == sum(sizes.values())
+    assert memory["host_evictions"] == 2  # ad1, ad2: validated, then dropped for the bytes of ad3 and ad4
+    pool.acquire("ad1")  # reloaded; the least recently used (ad3) makes room
+    assert pool.memory()["host_loads"] == 5
+
+
 def test_slot_weights_are_zero_padded_and_cleared(folders: dict[str, Path]) -> None:
     pool = make_pool(folders, max_loras=1)
     pool.release(pool.acquire("ad1"))
@@ -73,6 +86,28 @@ def test_slot_weights_are_zero_padded_and_cleared(folders: dict[str, Path]) -> N
     assert a[slot, k_rows].abs().sum() == 0 and b[slot, 32:40].abs().sum() == 0
     a_mlp, b_mlp = pool.stacks(1, "gate_up_proj")
     assert a_mlp[slot].abs().sum() == 0 and b_mlp[slot].abs().sum() == 0
+
+
+def test_slot_of_an_adapter_on_some_layers(folders: dict[str, Path], tmp_path: Path) -> None:
+    """Its layers get its (scaled) pairs in their slices, the others none of the slot's previous weights."""
+    partial = write_adapter(tmp_path / "top", seed=7, r=4, alpha=8, targets=["k_proj", "up_proj"], layers=[1])
+    pool = make_pool(folders, max_loras=1)
+    pool.register("top", partial)
+    pool.release(pool.acquire("ad1"))  # every layer and target, rank 8
+    slot = pool.acquire("top")
+    saved = load_file(partial / "adapter_model.safetensors")
+    key = "base_model.model.model.layers.1.{}.lora_{}.weight"
+    qkv_a, qkv_b = pool.stacks(1, "qkv_proj")
+    torch.testing.assert_close(qkv_a[slot, 16:20], saved[key.format("self_attn.k_proj", "A")])
+    torch.testing.assert_close(qkv_b[slot, 32:48, :4], saved[key.format("self_attn.k_proj", "B")] * 2.0)
+    mlp_a, mlp_b = pool.stacks(1, "gate_up_proj")
+    torch.testing.assert_close(mlp_a[slot, 16:20], saved[key.format("mlp.up_proj", "A")])
+    torch.testing.assert_close(mlp_b[slot, 48:, :4], saved[key.format("mlp.up_proj", "B")] * 2.0)
+    for fused in FUSED_TARGETS:  # layer 0 and every untargeted slice of layer 1: zero
+        a0, b0 = pool.stacks(0, fused)
+        assert a0[slot].abs().sum() == 0 and b0[slot].abs().sum() == 0
+    assert qkv_a[slot, :16].abs().sum() == 0 and qkv_a[slot, 20:].abs().sum() == 0
+    assert mlp_a[slot, :16].abs().sum() == 0 and pool.stacks(1, "o_proj")[0][slot].abs().sum() == 0
 
 
 def test_replace_keeps_running_sequences_on_old_weights(folders: dict[str, Path]) -> None:
