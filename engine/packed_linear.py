@@ -4,8 +4,10 @@ From two rows up a prepacked weight runs the matmul faster than ``F.linear``'s p
 ``[out, in]`` layout (measured at 1 thread, AVX2: ~10-40 % for 16-row decode batches, ~10 % for
 512-row prefill chunks; on AVX-512 with AMX, bf16 packed weights are 1.2-1.7x ``F.linear`` in bf16);
 for one row the plain path is faster, so it is kept there. float32 always packs; bfloat16 packs where
-oneDNN supports bf16 on this CPU (``torch.ops.mkldnn._is_mkldnn_bf16_supported``). The module stays an
-``nn.Linear`` (same ``weight``/``bias``), so wrappers such as LoRA can still treat it as the base.
+oneDNN supports bf16 on this CPU (``torch.ops.mkldnn._is_mkldnn_bf16_supported``). On a CPU with
+AVX512-BF16 but no AMX, a bias-free bf16 linear takes Inkwell's pair-layout kernel instead, for every row
+count (``kernels.pair_gemm``: 1.2-1.6x oneDNN from 1 to 512 rows, docs/PERFORMANCE.md, tenth pass). The
+module stays an ``nn.Linear`` (same ``weight``/``bias``), so wrappers such as LoRA can treat it as the base.
 """
 
 from __future__ import annotations
@@ -13,15 +15,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from kernels.pair_gemm import pair_linear, pair_weight
+
 MIN_PACKED_ROWS = 2  # row counts from this up take the packed path
 
 
 class PackedLinear(nn.Linear):
-    """``nn.Linear`` plus a oneDNN-packed copy of its weight, used from ``MIN_PACKED_ROWS`` rows up."""
+    """``nn.Linear`` plus a packed copy of its weight: the pair layout of ``kernels.pair_gemm`` (bf16 on
+    AVX512-BF16, every row count), else oneDNN's (from ``MIN_PACKED_ROWS`` rows up)."""
 
     packed: torch.Tensor | None = None
+    pairs: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pairs is not None and x.dim() == 2:
+            return pair_linear(x, self.pairs)  # [M, out]
         if self.packed is None or x.dim() != 2 or x.shape[0] < MIN_PACKED_ROWS:
             return super().forward(x)
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")  # [M, out]
@@ -53,5 +61,9 @@ def _packed_copy(linear: nn.Linear, batch_hint: int) -> PackedLinear:
     packed.weight, packed.bias = linear.weight, linear.bias
     if hasattr(linear, "output_sizes"):
         packed.output_sizes = linear.output_sizes
-    packed.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), batch_hint)
+    pairs = pair_weight(linear.weight) if linear.bias is None else None
+    if pairs is not None:
+        packed.pairs = pairs
+    else:
+        packed.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), batch_hint)
     return packed

@@ -13,6 +13,8 @@ void add_lora(at::Tensor y, at::Tensor x, at::Tensor lora_a, at::Tensor lora_b, 
               at::Tensor scales, at::Tensor group_starts, at::Tensor group_slots, at::Tensor slot_ranks,
               std::vector<int64_t> slice_offsets);
 void argmax_rows(at::Tensor out, at::Tensor logits);
+bool has_pair_gemm();
+void pair_linear(at::Tensor y, at::Tensor x, at::Tensor wp);
 }  // namespace inkwell
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -22,5 +24,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("silu_and_mul", &inkwell::silu_and_mul, "out = silu(gate) * up");
   m.def("paged_decode_attention", &inkwell::paged_decode_attention, "decode attention over the paged KV cache");
   m.def("add_lora", &inkwell::add_lora, "y += every entry's LoRA delta (fused shrink + expand)");
+  m.def("has_pair_gemm", &inkwell::has_pair_gemm, "whether pair_linear is built (AVX512-BF16 hosts)");
+  m.def("pair_linear", &inkwell::pair_linear, "y = x @ W^T for bf16 decode batches, W packed as [N/16, K/2, 32]");
   m.def("argmax_rows", &inkwell::argmax_rows, "out = the first index of each row's maximum (torch.argmax)");
 }

@@ -1,0 +1,37 @@
+"""The bf16 pair-layout linear of ``kernels/cpu/pair_gemm.cpp``: weight packing and when it applies.
+
+On a CPU with AVX512-BF16 the compiled kernels include ``pair_linear``, which multiplies bf16 rows by a
+weight packed as ``[N/16, K/2, 32]`` (16 output columns x 2 k per 64-byte line) with ``vdpbf16ps``.
+Where the CPU has AMX, oneDNN's tiles are the faster path, and on AVX2 there is no such instruction:
+there ``pair_weight`` returns ``None`` and the linear keeps oneDNN's packed path.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from kernels.cpu_ext import cpu_ops, fast_bf16_flag
+
+COLUMNS = 16  # output columns per packed block
+
+
+def pair_weight(weight: torch.Tensor) -> torch.Tensor | None:
+    """``weight [N, K]`` bf16 packed as ``[N/16, K/2, 32]`` for ``pair_linear``, or ``None`` where the kernel
+    is not the fast path (no AVX512-BF16, or AMX), the weight is not a CPU bf16 one, or N % 16 or K is odd."""
+    ops = cpu_ops()
+    n, k = weight.shape
+    if ops is None or not ops.has_pair_gemm() or fast_bf16_flag() != "avx512_bf16":
+        return None
+    if weight.dtype != torch.bfloat16 or weight.device.type != "cpu":
+        return None
+    if n % COLUMNS or k % 2:
+        return None
+    blocks = weight.detach().view(n // COLUMNS, COLUMNS, k // 2, 2)  # [N/16, 16, K/2, 2]
+    return blocks.permute(0, 2, 1, 3).reshape(n // COLUMNS, k // 2, 2 * COLUMNS).contiguous()  # [N/16, K/2, 32]
+
+
+def pair_linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    """``x [M, K] @ W^T`` -> ``[M, N]`` bf16 with ``packed = pair_weight(W)``."""
+    y = x.new_empty((x.shape[0], packed.shape[0] * COLUMNS))
+    cpu_ops().pair_linear(y, x.contiguous(), packed)
+    return y

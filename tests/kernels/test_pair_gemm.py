@@ -1,0 +1,52 @@
+"""The bf16 pair-layout linear (kernels/cpu/pair_gemm.cpp) against an fp32 matmul, on AVX512-BF16 hosts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kernels.cpu_ext import cpu_ops
+from kernels.pair_gemm import pair_linear, pair_weight
+
+ops = cpu_ops()
+pytestmark = pytest.mark.skipif(ops is None or not ops.has_pair_gemm() or pair_weight(torch.zeros(16, 2).bfloat16())
+                                is None, reason="the pair kernel runs only on AVX512-BF16 hosts without AMX")
+# bf16 output: the kernel rounds its fp32 sums once, so it is within one bf16 step (2^-8 relative) of the
+# fp32 product rounded to bf16, plus fp32 summation-order differences (relative to |y| + 1)
+TOL = 2**-7
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 16, 17, 33, 130])
+@pytest.mark.parametrize(("n", "k"), [(16, 2), (112, 34), (208, 64), (960, 576), (576, 1536)])
+def test_equals_an_fp32_matmul(rows: int, n: int, k: int, threads: int) -> None:
+    """Row tiles of 4 and their remainders; groups of 6 column blocks and the blocks left after them."""
+    torch.manual_seed(rows * n + k)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x, w = torch.randn(rows, k).bfloat16(), torch.randn(n, k).bfloat16()
+        y = pair_linear(x, pair_weight(w)).float()
+    finally:
+        torch.set_num_threads(before)
+    ref = (x.float() @ w.float().T).bfloat16().float()  # [rows, n]
+    assert ((y - ref).abs() / (ref.abs() + 1)).max() <= TOL
+
+
+def test_non_contiguous_rows_are_read_in_order() -> None:
+    x, w = torch.randn(8, 64).bfloat16(), torch.randn(32, 64).bfloat16()
+    torch.testing.assert_close(pair_linear(x[::2], pair_weight(w)), pair_linear(x[::2].contiguous(), pair_weight(w)))
+
+
+def test_weights_it_cannot_take() -> None:
+    assert pair_weight(torch.randn(16, 8)) is None  # fp32
+    assert pair_weight(torch.randn(24, 8).bfloat16()) is None  # N not a multiple of 16
+    assert pair_weight(torch.randn(16, 7).bfloat16()) is None  # odd K
+
+
+def test_bad_shapes_are_refused() -> None:
+    packed = pair_weight(torch.randn(32, 64).bfloat16())
+    with pytest.raises(RuntimeError, match="pair_linear shapes"):
+        ops.pair_linear(torch.empty(2, 32).bfloat16(), torch.randn(2, 60).bfloat16(), packed)
+    with pytest.raises(RuntimeError, match="bfloat16"):
+        ops.pair_linear(torch.empty(2, 32), torch.randn(2, 64), packed)
