@@ -31,7 +31,5 @@ def pair_weight(weight: torch.Tensor) -> torch.Tensor | None:
 
 
 def pair_linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
-    """``x [M, K] @ W^T`` -> ``[M, N]`` bf16 with ``packed = pair_weight(W)``."""
-    y = x.new_empty((x.shape[0], packed.shape[0] * COLUMNS))
-    cpu_ops().pair_linear(y, x.contiguous(), packed)
-    return y
+    """``x [M, K] @ W^T`` -> a new ``[M, N]`` bf16 tensor, with ``packed = pair_weight(W)``."""
+    return cpu_ops().pair_linear(x, packed)

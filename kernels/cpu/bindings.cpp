@@ -14,7 +14,7 @@ void add_lora(at::Tensor y, at::Tensor x, at::Tensor lora_a, at::Tensor lora_b, 
               std::vector<int64_t> slice_offsets);
 void argmax_rows(at::Tensor out, at::Tensor logits);
 bool has_pair_gemm();
-void pair_linear(at::Tensor y, at::Tensor x, at::Tensor wp);
+at::Tensor pair_linear(at::Tensor x, at::Tensor wp);
 }  // namespace inkwell
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

@@ -26,7 +26,7 @@ namespace {
 constexpr int64_t kCols = 16;      // output columns per block (fp32 lanes of a zmm register)
 constexpr int64_t kRowTile = 4;    // rows of x per pass over the blocks' weights
 constexpr int64_t kBlockTile = 6;  // column blocks per pass: 4 x 6 accumulators (measured best of 16x1 .. 2x8)
-constexpr int64_t kAhead = 8;      // k pairs (64-byte lines) prefetched ahead on the weight stream
+constexpr int64_t kAhead = 16;     // k pairs (64-byte lines) prefetched ahead on the weight stream
 
 struct Shape {
   int64_t rows, pairs, blocks;  // M, K / 2, N / 16
@@ -82,34 +82,36 @@ bool has_pair_gemm() {
 #endif
 }
 
-// y [M, N] = x [M, K] @ W^T for bf16 x, y and packed weights wp [N/16, K/2, 32] (see the file comment).
-void pair_linear(at::Tensor y, at::Tensor x, at::Tensor wp) {
+// x [M, K] @ W^T -> y [M, N] (new) for bf16 x and packed weights wp [N/16, K/2, 32] (see the file comment).
+at::Tensor pair_linear(at::Tensor x, at::Tensor wp) {
 #if defined(__AVX512BF16__)
-  check_cpu_contiguous(y, "y");
-  check_cpu_contiguous(x, "x");
+  INKWELL_CHECK(x.device().is_cpu() && x.dim() == 2, "pair_linear takes a 2-D CPU x, got ", x.sizes());
   check_cpu_contiguous(wp, "packed weight");
-  INKWELL_CHECK(x.scalar_type() == at::kBFloat16 && y.scalar_type() == at::kBFloat16 &&
-                    wp.scalar_type() == at::kBFloat16, "pair_linear takes bfloat16 tensors");
+  INKWELL_CHECK(x.scalar_type() == at::kBFloat16 && wp.scalar_type() == at::kBFloat16,
+                "pair_linear takes bfloat16 tensors");
   INKWELL_CHECK(wp.dim() == 3 && wp.size(2) == 2 * kCols, "packed weight must be [N/16, K/2, 32]");
   const Shape s{x.size(0), wp.size(1), wp.size(0)};
-  INKWELL_CHECK(x.dim() == 2 && x.size(1) == 2 * s.pairs && y.size(0) == s.rows && y.size(1) == s.blocks * kCols,
-                "pair_linear shapes: x ", x.sizes(), ", packed weight ", wp.sizes(), ", y ", y.sizes());
+  INKWELL_CHECK(x.size(1) == 2 * s.pairs, "pair_linear shapes: x ", x.sizes(), ", packed weight ", wp.sizes());
+  const at::Tensor rows = x.contiguous();
+  at::Tensor y = at::empty({s.rows, s.blocks * kCols}, x.options());
   bf16* out = data<bf16>(y);
-  const bf16 *in = data<bf16>(x), *w = data<bf16>(wp);
+  const bf16 *in = data<bf16>(rows), *w = data<bf16>(wp);
   const int64_t groups = (s.blocks + kBlockTile - 1) / kBlockTile;  // kBlockTile blocks each (the last: fewer)
   at::parallel_for(0, groups, 2, [&](int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g)
       for (int64_t row0 = 0; row0 < s.rows; row0 += kRowTile) {
-        const int64_t rows = std::min(kRowTile, s.rows - row0) - 1;
+        const int64_t tile_rows = std::min(kRowTile, s.rows - row0) - 1;
         if ((g + 1) * kBlockTile <= s.blocks) {
-          kWide[rows](out, in, w, s, row0, g * kBlockTile);
+          kWide[tile_rows](out, in, w, s, row0, g * kBlockTile);
         } else {
-          for (int64_t block = g * kBlockTile; block < s.blocks; ++block) kNarrow[rows](out, in, w, s, row0, block);
+          for (int64_t block = g * kBlockTile; block < s.blocks; ++block) kNarrow[tile_rows](out, in, w, s, row0, block);
         }
       }
   });
+  return y;
 #else
   INKWELL_CHECK(false, "pair_linear needs a build on a CPU with AVX512-BF16");
+  return x;
 #endif
 }
 
