@@ -1,11 +1,12 @@
-"""Adapter slots on the device plus an LRU host cache of registered adapters.
+"""Adapter slots on the device plus a host cache of registered adapters.
 
-Device side: for every layer and fused projection one preallocated stack ``a [max_loras, n_slices*R, in]``
-and ``b [max_loras, N, R]`` (R = ``max_lora_rank``; smaller ranks and untargeted slices stay zero, so
-they are exact). Slot -1 means "no adapter". Host side: loaded adapters up to ``host_cache_memory`` bytes
+Device side: for every fused projection one preallocated stack across layers, ``a [L, max_loras,
+n_slices*R, in]`` and ``b [L, max_loras, N, R]`` (R = ``max_lora_rank``; smaller ranks and untargeted
+slices stay zero, so they are exact), viewed per layer by the LoRA-wrapped linears; a slot loads in one
+copy per target. Slot -1 means "no adapter". Host side: loaded adapters up to ``host_cache_memory`` bytes
 (and ``max_cpu_loras`` of them, when set), least recently used evicted first (reloaded from their folder
-when needed again). Slots referenced by running
-sequences are pinned; all mutations happen between steps, from the engine's thread.
+when needed again). Slots referenced by running sequences are pinned; all mutations happen between steps,
+from the engine's thread.
 """
 
 from __future__ import annotations

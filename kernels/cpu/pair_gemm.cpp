@@ -7,8 +7,8 @@
 // 32-bit broadcast (a row of x is already in pair order). A tile is 4 rows x 6 column blocks: 24
 // accumulators in registers, each weight load feeding 4 rows and each broadcast 6 blocks. Threads take
 // whole groups of 6 blocks; a group's weights stream from memory once and are re-read from L2 for the
-// next 4 rows. Measured faster than oneDNN's packed path from 1 to 512 rows (docs/PERFORMANCE.md, tenth
-// pass). Results are rounded to bf16 (to nearest even) once, at the end.
+// next 4 rows. Measured faster than oneDNN's packed path from 2 to 512 rows, and than F.linear at one
+// (docs/PERFORMANCE.md, tenth pass). Results are rounded to bf16 (to nearest even) once, at the end.
 #include "common.h"
 
 #if defined(__AVX512BF16__)
