@@ -8,6 +8,8 @@ there ``pair_weight`` returns ``None`` and the linear keeps oneDNN's packed path
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from kernels.cpu_ext import cpu_ops, fast_bf16_flag
@@ -15,16 +17,18 @@ from kernels.cpu_ext import cpu_ops, fast_bf16_flag
 COLUMNS = 16  # output columns per packed block
 
 
-def pair_weight(weight: torch.Tensor) -> torch.Tensor | None:
-    """``weight [N, K]`` bf16 packed as ``[N/16, K/2, 32]`` for ``pair_linear``, or ``None`` where the kernel
-    is not the fast path (no AVX512-BF16, or AMX), the weight is not a CPU bf16 one, or N % 16 or K is odd."""
+@functools.cache
+def available() -> bool:
+    """Whether ``pair_linear`` is this host's fast bf16 path: built (AVX512-BF16) and no AMX."""
     ops = cpu_ops()
+    return ops is not None and ops.has_pair_gemm() and fast_bf16_flag() == "avx512_bf16"
+
+
+def pair_weight(weight: torch.Tensor) -> torch.Tensor | None:
+    """``weight [N, K]`` bf16 packed as ``[N/16, K/2, 32]`` for ``pair_linear``, or ``None`` where the kernel is
+    not this host's fast path (see :func:`available`), the weight is not a CPU bf16 one, or N % 16 or K is odd."""
     n, k = weight.shape
-    if ops is None or not ops.has_pair_gemm() or fast_bf16_flag() != "avx512_bf16":
-        return None
-    if weight.dtype != torch.bfloat16 or weight.device.type != "cpu":
-        return None
-    if n % COLUMNS or k % 2:
+    if weight.dtype != torch.bfloat16 or weight.device.type != "cpu" or n % COLUMNS or k % 2 or not available():
         return None
     blocks = weight.detach().view(n // COLUMNS, COLUMNS, k // 2, 2)  # [N/16, 16, K/2, 2]
     return blocks.permute(0, 2, 1, 3).reshape(n // COLUMNS, k // 2, 2 * COLUMNS).contiguous()  # [N/16, K/2, 32]

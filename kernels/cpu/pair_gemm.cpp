@@ -100,11 +100,11 @@ at::Tensor pair_linear(at::Tensor x, at::Tensor wp) {
   at::parallel_for(0, groups, 2, [&](int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g)
       for (int64_t row0 = 0; row0 < s.rows; row0 += kRowTile) {
-        const int64_t tile_rows = std::min(kRowTile, s.rows - row0) - 1;
+        const int64_t r = std::min(kRowTile, s.rows - row0) - 1;  // the tile's rows - 1: its table entry
         if ((g + 1) * kBlockTile <= s.blocks) {
-          kWide[tile_rows](out, in, w, s, row0, g * kBlockTile);
+          kWide[r](out, in, w, s, row0, g * kBlockTile);
         } else {
-          for (int64_t block = g * kBlockTile; block < s.blocks; ++block) kNarrow[tile_rows](out, in, w, s, row0, block);
+          for (int64_t block = g * kBlockTile; block < s.blocks; ++block) kNarrow[r](out, in, w, s, row0, block);
         }
       }
   });

@@ -6,11 +6,10 @@ import pytest
 import torch
 
 from kernels.cpu_ext import cpu_ops
-from kernels.pair_gemm import pair_linear, pair_weight
+from kernels.pair_gemm import available, pair_linear, pair_weight
 
 ops = cpu_ops()
-pytestmark = pytest.mark.skipif(ops is None or not ops.has_pair_gemm() or pair_weight(torch.zeros(16, 2).bfloat16())
-                                is None, reason="the pair kernel runs only on AVX512-BF16 hosts without AMX")
+pytestmark = pytest.mark.skipif(not available(), reason="the pair kernel runs only on AVX512-BF16 hosts without AMX")
 # bf16 output: the kernel rounds its fp32 sums once, so it is within one bf16 step (2^-8 relative) of the
 # fp32 product rounded to bf16, plus fp32 summation-order differences (relative to |y| + 1)
 TOL = 2**-7
