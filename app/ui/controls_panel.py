@@ -74,8 +74,8 @@ def build_controls(gallery: Gallery) -> ControlsPanel:
         for slider in (strength, temperature, top_p):
             slider.render()
     panel = ControlsPanel(style, strength, temperature, top_p, max_tokens, length, blend)
-    style.change(lambda sid: defaults_for(gallery, sid), inputs=style, outputs=panel.sliders())
+    style.change(lambda sid: defaults_for(gallery, sid), inputs=style, outputs=panel.sliders(), queue=False)
     tokens = dict(LENGTHS)
-    length.input(lambda label: tokens.get(label, gr.update()), length, max_tokens)
-    max_tokens.change(preset_for, max_tokens, length)
+    length.input(lambda label: tokens.get(label, gr.update()), length, max_tokens, queue=False)
+    max_tokens.change(preset_for, max_tokens, length, queue=False)
     return panel

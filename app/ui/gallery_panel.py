@@ -29,7 +29,7 @@ def build_gallery(gallery: Gallery, style: gr.Dropdown, prompt: gr.Textbox) -> N
             with gr.Row():
                 for style_id in ids[start:start + CARDS_PER_ROW]:
                     buttons.append(_card(gallery, style_id, style, prompt))
-    style.change(lambda sid: [use_label(gallery, s, sid) for s in ids], style, buttons)
+    style.change(lambda sid: [use_label(gallery, s, sid) for s in ids], style, buttons, queue=False)
 
 
 def _card(gallery: Gallery, style_id: str, style: gr.Dropdown, prompt: gr.Textbox) -> gr.Button:
@@ -39,8 +39,8 @@ def _card(gallery: Gallery, style_id: str, style: gr.Dropdown, prompt: gr.Textbo
         if card.sample:
             example = gr.Button(f"Try: “{card.sample}”", size="sm", elem_classes=["ink-example"],
                                 elem_id=f"try-{style_id}")
-            example.click(lambda sid=style_id, text=card.sample: (sid, text), outputs=[style, prompt])
+            example.click(lambda sid=style_id, text=card.sample: (sid, text), outputs=[style, prompt], queue=False)
         initial = use_label(gallery, style_id, gallery.first())
         button = gr.Button(initial["value"], variant=initial["variant"], size="sm", elem_id=f"use-{style_id}")
-    button.click(lambda sid=style_id: sid, outputs=style)
+    button.click(lambda sid=style_id: sid, outputs=style, queue=False)
     return button

@@ -91,11 +91,13 @@ def open_session(services: Services, viewer: Viewer | None, session_id: Any) -> 
             text_counts(services, draft.current()), f"Opened “{transcript.title}”: it is in the Write tab too.")
 
 
-def picked(session_id: Any) -> tuple[str, Any, Any, str]:
-    """A newly picked session: no share link, export or delete question left from the one before.
+def picked(session_id: Any) -> tuple[str, Any, Any, Any]:
+    """A newly picked session: no share link, export or delete question left from the one before. A
+    picker emptied by a deletion keeps the status that says so.
 
     Returns (share link, export file, confirm row, status)."""
-    return "", gr.update(value=None, visible=False), gr.update(visible=False), ""
+    status = "" if session_id else gr.update()
+    return "", gr.update(value=None, visible=False), gr.update(visible=False), status
 
 
 def rename(services: Services, viewer: Viewer | None, session_id: Any, title: str) -> tuple[Any, str]:

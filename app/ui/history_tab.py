@@ -25,7 +25,7 @@ class SessionList:
     def reload_on(self, trigger: Callable[..., Any], services: Services, viewer: gr.State) -> Any:
         """Reload the list when ``trigger`` (an event listener such as ``tab.select``) fires."""
         return trigger(partial(history.reload_list, services), [viewer, self.picker, self.shown],
-                       [self.picker, self.shown], show_progress="hidden")
+                       [self.picker, self.shown], show_progress="hidden", queue=False)
 
 
 def build_history_tab(services: Services, viewer: gr.State, draft: gr.State, write: WriteTab) -> SessionList:
@@ -58,15 +58,16 @@ def build_history_tab(services: Services, viewer: gr.State, draft: gr.State, wri
     opened = [transcript, draft, write.prompt, write.output, write.take_label, write.panel.style, write.counts,
               status]
     open_button.click(restore, viewer, viewer, queue=False).then(
-        partial(history.open_session, services), [viewer, picker], opened)
-    rename.click(partial(history.rename, services), [viewer, picker, title], [picker, status])
-    delete.click(partial(history.ask_delete, services), [viewer, picker], [confirm, status])
-    really.click(partial(history.delete, services), [viewer, picker], [picker, transcript, status, confirm])
+        partial(history.open_session, services), [viewer, picker], opened, queue=False)
+    rename.click(partial(history.rename, services), [viewer, picker, title], [picker, status], queue=False)
+    delete.click(partial(history.ask_delete, services), [viewer, picker], [confirm, status], queue=False)
+    really.click(partial(history.delete, services), [viewer, picker], [picker, transcript, status, confirm],
+                 queue=False)
     keep.click(lambda: (gr.update(visible=False), "Kept."), None, [confirm, status], queue=False)
     for fmt, button in exports.items():
-        button.click(partial(history.export, services, fmt=fmt), [viewer, picker], [exported, status])
-    share.click(_share(services), [viewer, picker], [link, status])
-    revoke.click(partial(history.revoke, services), [viewer, picker], [link, status])
+        button.click(partial(history.export, services, fmt=fmt), [viewer, picker], [exported, status], queue=False)
+    share.click(_share(services), [viewer, picker], [link, status], queue=False)
+    revoke.click(partial(history.revoke, services), [viewer, picker], [link, status], queue=False)
     return sessions
 
 

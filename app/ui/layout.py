@@ -53,7 +53,14 @@ def _app_column(services: Services, viewer: gr.State, draft: gr.State) -> tuple[
 
 
 def build_blocks(services: Services) -> gr.Blocks:
-    """Build the Blocks (not yet mounted), with the queue open to concurrent writers."""
+    """Build the Blocks (not yet mounted), with the queue open to concurrent writers.
+
+    Only the streaming events (the writers' generators) go through Gradio's queue; every other event
+    is a plain request and its answer (``queue=False``). The browser client reads queued results on
+    one event stream per page, which the server closes once nothing is pending; a click that joins
+    the queue as that close is on its way is lost and waits forever. With quick events off the queue,
+    no queued event finishes under a click (typing saves the unsent prompt; Ctrl+Enter writes).
+    """
     with gr.Blocks(title="Inkwell") as blocks:
         viewer, draft, embed_style = gr.State(None), gr.State(Draft()), gr.State(None)
         gr.Markdown("# ✒️ Inkwell", elem_id="brand")
@@ -63,7 +70,7 @@ def build_blocks(services: Services) -> gr.Blocks:
         signed = [viewer, signin.column, column, who, signin.status]
         signin.wire(services, signed)
         log_out.click(auth.log_out, None, [*signed, signin.username, signin.password, signin.token],
-                      queue=False).then(None, js=auth.END_SESSION_JS)  # off the queue: see SignInPanel.wire
+                      queue=False).then(None, js=auth.END_SESSION_JS)
         sessions.reload_on(who.change, services, viewer)
         _wire_load(blocks, services, signed, embed_column, embed_style, embed_heading, write, draft)
     blocks.queue(default_concurrency_limit=None)
@@ -84,4 +91,4 @@ def _wire_load(blocks: gr.Blocks, services: Services, signed: list[Any], embed_c
         return (None, signin, app, "", "", embed, style, heading, *(gr.update(),) * 7)
 
     back = [draft, write.prompt, write.output, write.take_label, write.counts, write.panel.style, write.status]
-    blocks.load(on_load, None, [*signed, embed_column, embed_style, embed_heading, *back])
+    blocks.load(on_load, None, [*signed, embed_column, embed_style, embed_heading, *back], queue=False)

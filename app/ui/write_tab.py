@@ -49,7 +49,7 @@ def wire_stop(button: gr.Button, events: list, status: gr.Markdown, unlock: list
     closes and the server aborts); "Stopped." is shown only after the cancel, so no late frame hides it."""
     unlock = unlock or []
     button.click(None, cancels=events).then(lambda: (STOPPED, *[gr.update(interactive=True)] * len(unlock)),
-                                            outputs=[status, *unlock])
+                                            outputs=[status, *unlock], queue=False)
 
 
 def render(text: str, on: bool) -> Any:
@@ -106,17 +106,18 @@ def build_write_tab(services: Services, viewer: gr.State, draft: gr.State) -> Wr
         events.append(run)
     wire_stop(buttons["stop"], events, status, lock)
     buttons["undo"].click(restoring(services), viewer, viewer, queue=False).then(
-        partial(undo, services), [viewer, draft], outputs)
+        partial(undo, services), [viewer, draft], outputs, queue=False)
     for typed in (output.input, output.blur):  # blur too: Gradio skips the first input after a streamed value
         typed(partial(edit, services), [viewer, draft, output], [draft, words], trigger_mode="always_last",
-              show_progress="hidden")
-    previous.click(lambda d: browse(services, d, -1), draft, [output, draft, take_label, words])
-    following.click(lambda d: browse(services, d, +1), draft, [output, draft, take_label, words])
+              show_progress="hidden", queue=False)
+    previous.click(lambda d: browse(services, d, -1), draft, [output, draft, take_label, words], queue=False)
+    following.click(lambda d: browse(services, d, +1), draft, [output, draft, take_label, words], queue=False)
     unsent = partial(keep_unsent, services)
     for typed in (prompt.input, panel.style.input):
-        typed(unsent, [viewer, prompt, panel.style], None, trigger_mode="always_last", show_progress="hidden")
-    buttons["new"].click(new_piece, outputs=[prompt, output, draft, take_label, status, words], cancels=events).then(
-        unsent, [viewer, prompt, panel.style], None, show_progress="hidden")
+        typed(unsent, [viewer, prompt, panel.style], None, trigger_mode="always_last", show_progress="hidden",
+              queue=False)
+    buttons["new"].click(new_piece, outputs=[prompt, output, draft, take_label, status, words], cancels=events,
+                         queue=False).then(unsent, [viewer, prompt, panel.style], None, queue=False)
     markdown.change(render, [output, markdown], rendered, queue=False)
     output.blur(render, [output, markdown], rendered, queue=False)
     return WriteTab(prompt, output, take_label, status, words, panel)

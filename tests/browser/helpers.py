@@ -59,11 +59,12 @@ OBSERVE = """id => { window.__lines = []; const el = document.getElementById(id)
   window.__observer.observe(el, {subtree: true, childList: true, characterData: true}); }"""
 
 
-def write(page: Any, button: str = "generate", timeout: float = 60, elem_id: str = "status") -> str:
-    """Press a writing button and wait until its stream was seen writing and then ended; returns the
-    status line (watched in the page, so a short stream's "Writing…" is never missed)."""
+def write(page: Any, button: str = "generate", timeout: float = 60, elem_id: str = "status",
+          start: Callable[[], None] | None = None) -> str:
+    """Press a writing button (or call ``start``) and wait until its stream was seen writing and then
+    ended; returns the status line (watched in the page, so a short stream's "Writing…" is never missed)."""
     page.evaluate(OBSERVE, elem_id)
-    page.locator(f"#{button}").click()
+    (start or page.locator(f"#{button}").click)()
 
     def ended() -> bool:
         lines = page.evaluate("() => window.__lines")

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 from docx import Document
 
 from app.ui import history
@@ -67,6 +68,11 @@ def test_rename_and_delete_after_a_question(store, writer) -> None:
 def test_picking_another_session_clears_the_last_ones_link_and_question() -> None:
     link, exported, confirm, status = history.picked(7)
     assert (link, exported["value"], exported["visible"], confirm["visible"], status) == ("", None, False, False, "")
+
+
+def test_a_picker_emptied_by_a_deletion_keeps_the_status_that_says_so() -> None:
+    link, exported, confirm, status = history.picked(None)
+    assert (link, exported["visible"], confirm["visible"]) == ("", False, False) and status == gr.update()
 
 
 DATE_LINE = re.compile(r"Exported from Inkwell on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
