@@ -11,6 +11,7 @@ import logging
 import torch
 
 from engine.cpu_layers import fuse_layers
+from engine.decode_stack import stack_decode_layers
 from engine.model import Transformer
 from engine.packed_linear import pack_linears
 from kernels.cpu_ext import cpu_ops, fast_bf16_flag
@@ -26,8 +27,9 @@ def speed_up_cpu(model: Transformer, requested_dtype: str) -> None:
     _log_dtype(weight.dtype, requested_dtype)
     packed = pack_linears(model)
     fused = fuse_layers(model, cpu_ops())
-    log.info("CPU speed-ups: %d linears packed for oneDNN, %d decoder layers on the fused kernels%s", packed,
-             fused, "" if fused else " (torch path: slower)")
+    stacked = stack_decode_layers(model, cpu_ops())
+    log.info("CPU speed-ups: %d linears packed, %d decoder layers on the fused kernels%s%s", packed, fused,
+             "" if fused else " (torch path: slower)", ", decode steps in one call" if stacked else "")
 
 
 def _log_dtype(dtype: torch.dtype, requested: str) -> None:

@@ -160,9 +160,14 @@ class Transformer(nn.Module):
         freqs = positions.float()[:, None] * self.inv_freq[None, :]  # [T, D/2] float32
         cos = freqs.cos().to(x.dtype)[:, None, :]  # [T, 1, D/2]
         sin = freqs.sin().to(x.dtype)[:, None, :]
+        return self.norm(self.run_layers(x, cos, sin))
+
+    def run_layers(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """Every decoder layer in order: ``[T, hidden]`` -> ``[T, hidden]`` (a CPU speed-up may run a
+        whole decode step in one kernel call instead, engine/cpu_layers.py)."""
         for layer in self.layers:
             x = layer(x, cos, sin)
-        return self.norm(x)
+        return x
 
     def compute_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Hidden states ``[R, hidden]`` -> logits ``[R, vocab]``."""

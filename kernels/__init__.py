@@ -17,7 +17,7 @@ from kernels.cpu_ext import cpu_ops
 from kernels.metadata import LoRAMetadata
 from kernels.torch_path import grid_lora, segment_lora
 
-__all__ = ["LoRAMetadata", "add_lora"]
+__all__ = ["LoRAMetadata", "add_lora", "rn_storage"]
 
 
 def _add_lora_triton(
@@ -42,7 +42,7 @@ def _add_lora_triton(
     sgmv.sgmv_expand(buf, lora_b, y, *segs, slice_offsets, max_seg_len=meta.max_seg_len)
 
 
-def _rn_storage(lora_b: torch.Tensor) -> bool:
+def rn_storage(lora_b: torch.Tensor) -> bool:
     """Whether ``lora_b [S, N, R]`` is a transposed view of contiguous ``[S, R, N]`` storage (the pool's CPU
     layout); a stride test, cheaper on the per-projection path than building the transposed view."""
     _, n, r = lora_b.shape
@@ -59,7 +59,7 @@ def _add_lora_cpu(
     ops: ModuleType,
 ) -> None:
     g = meta.groups
-    if not _rn_storage(lora_b):
+    if not rn_storage(lora_b):
         lora_b = lora_b.transpose(1, 2).contiguous().transpose(1, 2)
     if g.tokens.numel():
         ranks = meta.slot_ranks

@@ -1,21 +1,8 @@
 // Python bindings of Inkwell's CPU kernels (built by kernels/cpu_ext.py).
 #include <torch/extension.h>
 
-namespace inkwell {
-void rms_norm(at::Tensor out, at::Tensor x, at::Tensor weight, double eps);
-void add_rms_norm(at::Tensor out, at::Tensor delta, at::Tensor residual, at::Tensor weight, double eps);
-void rope_and_store_kv(at::Tensor qkv, at::Tensor positions, at::Tensor cos_sin, at::Tensor k_cache,
-                       at::Tensor v_cache, at::Tensor slot_mapping, int64_t num_heads, int64_t num_kv_heads);
-void silu_and_mul(at::Tensor out, at::Tensor gate_up);
-void paged_decode_attention(at::Tensor out, at::Tensor q, at::Tensor k_cache, at::Tensor v_cache,
-                            at::Tensor block_tables, at::Tensor context_lens, double scale, int64_t window);
-void add_lora(at::Tensor y, at::Tensor x, at::Tensor lora_a, at::Tensor lora_b, at::Tensor tokens,
-              at::Tensor scales, at::Tensor group_starts, at::Tensor group_slots, at::Tensor slot_ranks,
-              std::vector<int64_t> slice_offsets);
-void argmax_rows(at::Tensor out, at::Tensor logits);
-bool has_pair_gemm();
-at::Tensor pair_linear(at::Tensor x, at::Tensor wp);
-}  // namespace inkwell
+#include "ops.h"
+#include "decode_stack.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rms_norm", &inkwell::rms_norm, "out = rms_norm(x) * weight");
@@ -26,5 +13,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("add_lora", &inkwell::add_lora, "y += every entry's LoRA delta (fused shrink + expand)");
   m.def("has_pair_gemm", &inkwell::has_pair_gemm, "whether pair_linear is built (AVX512-BF16 hosts)");
   m.def("pair_linear", &inkwell::pair_linear, "y = x @ W^T for bf16 decode batches, W packed as [N/16, K/2, 32]");
+  py::class_<inkwell::DecodeStack>(m, "DecodeStack", "every decoder layer of a bf16 decode step in one call")
+      .def(py::init<std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>, at::Tensor, int64_t,
+                    int64_t, double, double, int64_t>())
+      .def("set_lora", &inkwell::DecodeStack::set_lora, "bind every projection's LoRA stacks")
+      .def("run", &inkwell::DecodeStack::run, "x += every layer, in place", py::call_guard<py::gil_scoped_release>());
   m.def("argmax_rows", &inkwell::argmax_rows, "out = the first index of each row's maximum (torch.argmax)");
 }

@@ -1,0 +1,42 @@
+// A decode step through every decoder layer in one call (decode_stack.cpp), for bf16 models whose
+// projections are all in the pair layout (pair_gemm.cpp): the same kernels in the same order as
+// engine/cpu_layers.py's FusedDecoderLayer, without a Python call between them.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace inkwell {
+
+class DecodeStack {
+ public:
+  // Per layer, in order: norms [input, post-attention] ([hidden] each), weights [qkv, o, gate_up, down]
+  // (pair-packed [N/16, K/2, 32]), caches [k [blocks, KVH, D, bs], v [blocks, KVH, bs, D]];
+  // cos_sin [positions, D] fp32.
+  DecodeStack(std::vector<at::Tensor> norms, std::vector<at::Tensor> weights, std::vector<at::Tensor> caches,
+              at::Tensor cos_sin, int64_t num_heads, int64_t num_kv_heads, double eps, double scale, int64_t window);
+
+  // The LoRA stacks of every layer's four projections, in the order of the weights (a [S, n*R, in],
+  // b [S, N, R] with [S, R, N] storage), and each projection's slice offsets (the same in every layer).
+  void set_lora(std::vector<at::Tensor> lora_a, std::vector<at::Tensor> lora_b,
+                std::vector<std::vector<int64_t>> slice_offsets);
+
+  // x [T, hidden] (the residual stream, updated in place) for T decode rows at positions [T] writing
+  // cache slots [T], reading block tables [T, N] up to context lengths [T]. lora: empty (no adapter
+  // this step) or the step's slot groups (tokens, scales, starts, slots, slot ranks), as add_lora takes.
+  void run(at::Tensor x, at::Tensor positions, at::Tensor slot_mapping, at::Tensor block_tables,
+           at::Tensor context_lens, std::vector<at::Tensor> lora) const;
+
+ private:
+  at::Tensor project(const at::Tensor& in, size_t index, const std::vector<at::Tensor>& lora) const;
+
+  std::vector<at::Tensor> norms_, weights_, caches_, lora_a_, lora_b_;
+  std::vector<std::vector<int64_t>> offsets_;
+  at::Tensor cos_sin_;
+  int64_t heads_, kv_heads_, dim_, window_;
+  double eps_, scale_;
+};
+
+}  // namespace inkwell
