@@ -1,11 +1,11 @@
-"""A CPU speed-up for bf16 decode steps: every decoder layer in one C++ call.
+"""A CPU speed-up for decode steps: every decoder layer in one C++ call.
 
 ``stack_decode_layers(model, ops)`` sets ``model.run_layers`` to a :class:`LayerStack` when every projection
-of the fused layers (engine/cpu_layers.py) runs the pair GEMM (bf16 on AVX512-BF16, kernels/pair_gemm.py).
-A step with decode rows only then runs ``kernels/cpu/decode_stack.cpp``: the same kernels in the same
-order as the fused layers, so the result is bit-identical, with no Python between them (a decode step of
-SmolLM2's 30 layers made ~500 Python calls). Steps with a prefill, and LoRA steps with long runs, take the
-fused layers as before.
+of the fused layers (engine/cpu_layers.py) is a packed linear (engine/packed_linear.py: the pair GEMM, or
+oneDNN's packed matmul). A step with decode rows only then runs ``kernels/cpu/decode_stack.cpp``: the same
+kernels in the same order as the fused layers, so the result is bit-identical, with no Python between
+them (a decode step of SmolLM2's 30 layers made ~500 Python calls). Steps with a prefill, and LoRA steps
+with long runs, take the fused layers as before.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from engine.context import get_context
 from engine.cpu_layers import FusedDecoderLayer
 from engine.lora.linear import LoRALinear
 from engine.model import Transformer
-from engine.packed_linear import PackedLinear
+from engine.packed_linear import MIN_PACKED_ROWS, PackedLinear
 from kernels import rn_storage
 
 NO_LORA: list[torch.Tensor] = []  # the kernel's "no adapter this step"
@@ -30,10 +30,21 @@ def _projections(layer: FusedDecoderLayer) -> tuple[Any, ...]:
     return a.qkv_proj, a.o_proj, m.gate_up_proj, m.down_proj
 
 
-def _pairs(projection: Any) -> torch.Tensor | None:
-    """The pair-packed weight under a (LoRA-wrapped) projection, or None."""
-    base = projection.base if isinstance(projection, LoRALinear) else projection
-    return base.pairs if isinstance(base, PackedLinear) and base.bias is None else None
+def _base(projection: Any) -> Any:
+    return projection.base if isinstance(projection, LoRALinear) else projection
+
+
+def _packed(projection: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None] | None:
+    """(packed weight, plain weight or None for the pair layout, bias) of a (LoRA-wrapped) packed linear."""
+    base = _base(projection)
+    if not isinstance(base, PackedLinear):
+        return None
+    if base.pairs is not None:
+        return base.pairs, None, None
+    if base.packed is None:
+        return None
+    bias = None if base.bias is None else base.bias.detach()
+    return base.packed, base.weight.detach(), bias
 
 
 class LayerStack:
@@ -84,14 +95,15 @@ class LayerStack:
         return self._stack
 
     def _build(self) -> Any:
-        norms, weights, caches = [], [], []
+        norms, caches = [], []
         for layer in self.layers:
             norms += [layer.input_layernorm.weight.detach(), layer.post_attention_layernorm.weight.detach()]
-            weights += [_pairs(p) for p in _projections(layer)]
             caches += [layer.self_attn.k_cache, layer.self_attn.v_cache]
+        packed, plain, biases = zip(*(_packed(p) for layer in self.layers for p in _projections(layer)))
         a = self.layers[0].self_attn
-        stack = self.ops.DecodeStack(norms, weights, caches, self.layers[0].cos_sin, a.num_heads, a.num_kv_heads,
-                                     self.layers[0].input_layernorm.eps, a.scale, a.window or 0)
+        stack = self.ops.DecodeStack(norms, list(packed), list(plain), list(biases), caches, self.layers[0].cos_sin,
+                                     a.num_heads, a.num_kv_heads, self.layers[0].input_layernorm.eps, a.scale,
+                                     a.window or 0, MIN_PACKED_ROWS)
         if self.lora is not None:
             wrapped = [p for layer in self.layers for p in _projections(layer)]
             stack.set_lora([p.lora_a for p in wrapped], [p.lora_b for p in wrapped],
@@ -100,14 +112,12 @@ class LayerStack:
 
 
 def _stackable(model: Transformer, ops: ModuleType | None) -> bool:
-    if ops is None or not hasattr(ops, "DecodeStack") or not ops.has_pair_gemm():
-        return False
-    if model.embed_tokens.weight.dtype != torch.bfloat16 or not model.layers:
+    if ops is None or not hasattr(ops, "DecodeStack") or not model.layers:
         return False
     if not all(isinstance(layer, FusedDecoderLayer) for layer in model.layers):
         return False
     projections = [p for layer in model.layers for p in _projections(layer)]
-    if any(_pairs(p) is None for p in projections):
+    if any(_packed(p) is None for p in projections):
         return False
     wrapped = [isinstance(p, LoRALinear) for p in projections]
     if any(wrapped) and not all(wrapped):

@@ -13,9 +13,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("add_lora", &inkwell::add_lora, "y += every entry's LoRA delta (fused shrink + expand)");
   m.def("has_pair_gemm", &inkwell::has_pair_gemm, "whether pair_linear is built (AVX512-BF16 hosts)");
   m.def("pair_linear", &inkwell::pair_linear, "y = x @ W^T for bf16 decode batches, W packed as [N/16, K/2, 32]");
-  py::class_<inkwell::DecodeStack>(m, "DecodeStack", "every decoder layer of a bf16 decode step in one call")
-      .def(py::init<std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>, at::Tensor, int64_t,
-                    int64_t, double, double, int64_t>())
+  py::class_<inkwell::DecodeStack>(m, "DecodeStack", "every decoder layer of a decode step in one call")
+      .def(py::init<std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<std::optional<at::Tensor>>,
+                    std::vector<std::optional<at::Tensor>>, std::vector<at::Tensor>, at::Tensor, int64_t, int64_t,
+                    double, double, int64_t, int64_t>())
       .def("set_lora", &inkwell::DecodeStack::set_lora, "bind every projection's LoRA stacks")
       .def("run", &inkwell::DecodeStack::run, "x += every layer, in place", py::call_guard<py::gil_scoped_release>());
   m.def("argmax_rows", &inkwell::argmax_rows, "out = the first index of each row's maximum (torch.argmax)");

@@ -5,6 +5,10 @@
 // result is bit-identical); only the Python between them is gone (~60 us a layer).
 #include "decode_stack.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <string>
+
 #include "common.h"
 #include "ops.h"
 
@@ -12,32 +16,52 @@ namespace inkwell {
 
 namespace {
 constexpr size_t kProjections = 4;  // qkv, o, gate_up, down
+
+// oneDNN's matmul on a weight it packed (torch.ops.mkldnn._linear_pointwise, no fused activation).
+at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& packed, const std::optional<at::Tensor>& bias) {
+  static const c10::OperatorHandle op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  torch::jit::Stack stack{x, packed, bias, std::string("none"), c10::List<std::optional<at::Scalar>>(),
+                          std::optional<std::string>("")};
+  op.callBoxed(&stack);
+  return stack[0].toTensor();
+}
 }  // namespace
 
-DecodeStack::DecodeStack(std::vector<at::Tensor> norms, std::vector<at::Tensor> weights,
-                         std::vector<at::Tensor> caches, at::Tensor cos_sin, int64_t num_heads,
-                         int64_t num_kv_heads, double eps, double scale, int64_t window)
-    : norms_(std::move(norms)), weights_(std::move(weights)), caches_(std::move(caches)),
-      cos_sin_(std::move(cos_sin)), heads_(num_heads), kv_heads_(num_kv_heads), dim_(cos_sin_.size(1)),
-      window_(window), eps_(eps), scale_(scale) {
-  const size_t layers = norms_.size() / 2;
-  INKWELL_CHECK(norms_.size() == 2 * layers && weights_.size() == kProjections * layers &&
-                    caches_.size() == 2 * layers, "DecodeStack: 2 norms, 4 weights and 2 caches per layer");
-  for (const at::Tensor& w : weights_) check_cpu_contiguous(w, "packed weight");
+DecodeStack::DecodeStack(std::vector<at::Tensor> norms, std::vector<at::Tensor> packed,
+                         std::vector<std::optional<at::Tensor>> plain, std::vector<std::optional<at::Tensor>> biases,
+                         std::vector<at::Tensor> caches, at::Tensor cos_sin, int64_t num_heads, int64_t num_kv_heads,
+                         double eps, double scale, int64_t window, int64_t min_packed_rows)
+    : norms_(std::move(norms)), packed_(std::move(packed)), caches_(std::move(caches)), plain_(std::move(plain)),
+      biases_(std::move(biases)), cos_sin_(std::move(cos_sin)), heads_(num_heads), kv_heads_(num_kv_heads),
+      dim_(cos_sin_.size(1)), window_(window), min_packed_rows_(min_packed_rows), eps_(eps), scale_(scale) {
+  const size_t layers = norms_.size() / 2, projections = kProjections * layers;
+  INKWELL_CHECK(norms_.size() == 2 * layers && packed_.size() == projections && plain_.size() == projections &&
+                    biases_.size() == projections && caches_.size() == 2 * layers,
+                "DecodeStack: per layer 2 norms, 4 projections (packed, plain, bias) and 2 caches");
+  for (size_t i = 0; i < projections; ++i)
+    INKWELL_CHECK(plain_[i] || !biases_[i], "DecodeStack: the pair layout takes no bias");
 }
 
 void DecodeStack::set_lora(std::vector<at::Tensor> lora_a, std::vector<at::Tensor> lora_b,
                            std::vector<std::vector<int64_t>> slice_offsets) {
-  INKWELL_CHECK(lora_a.size() == weights_.size() && lora_b.size() == weights_.size() &&
+  INKWELL_CHECK(lora_a.size() == packed_.size() && lora_b.size() == packed_.size() &&
                     slice_offsets.size() == kProjections, "DecodeStack: one LoRA stack pair per projection");
   lora_a_ = std::move(lora_a);
   lora_b_ = std::move(lora_b);
   offsets_ = std::move(slice_offsets);
 }
 
-// in [T, K] -> [T, N]: the pair GEMM, then the step's adapters (when there are any and the stack has LoRA).
+// in [T, K] -> [T, N] as engine/packed_linear.py's PackedLinear computes it.
+at::Tensor DecodeStack::linear(const at::Tensor& in, size_t index) const {
+  if (!plain_[index]) return pair_linear(in, packed_[index]);
+  if (in.size(0) < min_packed_rows_) return at::linear(in, *plain_[index], biases_[index]);
+  return onednn_linear(in, packed_[index], biases_[index]);
+}
+
+// in [T, K] -> [T, N]: the base projection, then the step's adapters (when there are any and the stack has LoRA).
 at::Tensor DecodeStack::project(const at::Tensor& in, size_t index, const std::vector<at::Tensor>& lora) const {
-  at::Tensor y = pair_linear(in, weights_[index]);
+  at::Tensor y = linear(in, index);
   if (!lora.empty() && !lora_a_.empty())
     add_lora(y, in, lora_a_[index], lora_b_[index], lora[0], lora[1], lora[2], lora[3], lora[4],
              offsets_[index % kProjections]);

@@ -1,22 +1,26 @@
-// A decode step through every decoder layer in one call (decode_stack.cpp), for bf16 models whose
-// projections are all in the pair layout (pair_gemm.cpp): the same kernels in the same order as
-// engine/cpu_layers.py's FusedDecoderLayer, without a Python call between them.
+// A decode step through every decoder layer in one call (decode_stack.cpp): the same kernels in the same
+// order as engine/cpu_layers.py's FusedDecoderLayer (each projection on the pair GEMM, pair_gemm.cpp, or on
+// oneDNN's packed matmul as engine/packed_linear.py runs it), without a Python call between them.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace inkwell {
 
 class DecodeStack {
  public:
-  // Per layer, in order: norms [input, post-attention] ([hidden] each), weights [qkv, o, gate_up, down]
-  // (pair-packed [N/16, K/2, 32]), caches [k [blocks, KVH, D, bs], v [blocks, KVH, bs, D]];
-  // cos_sin [positions, D] fp32.
-  DecodeStack(std::vector<at::Tensor> norms, std::vector<at::Tensor> weights, std::vector<at::Tensor> caches,
-              at::Tensor cos_sin, int64_t num_heads, int64_t num_kv_heads, double eps, double scale, int64_t window);
+  // Per layer, in order: norms [input, post-attention] ([hidden] each); for each of [qkv, o, gate_up, down]
+  // its packed weight, and either no plain weight (the pair layout [N/16, K/2, 32]) or its plain [out, in]
+  // weight (a oneDNN-packed one, taken from min_packed_rows rows up; below, the plain weight), and its
+  // bias or none; caches [k [blocks, KVH, D, bs], v [blocks, KVH, bs, D]]; cos_sin [positions, D] fp32.
+  DecodeStack(std::vector<at::Tensor> norms, std::vector<at::Tensor> packed,
+              std::vector<std::optional<at::Tensor>> plain, std::vector<std::optional<at::Tensor>> biases,
+              std::vector<at::Tensor> caches, at::Tensor cos_sin, int64_t num_heads, int64_t num_kv_heads,
+              double eps, double scale, int64_t window, int64_t min_packed_rows);
 
   // The LoRA stacks of every layer's four projections, in the order of the weights (a [S, n*R, in],
   // b [S, N, R] with [S, R, N] storage), and each projection's slice offsets (the same in every layer).
@@ -30,12 +34,14 @@ class DecodeStack {
            at::Tensor context_lens, std::vector<at::Tensor> lora) const;
 
  private:
+  at::Tensor linear(const at::Tensor& in, size_t index) const;
   at::Tensor project(const at::Tensor& in, size_t index, const std::vector<at::Tensor>& lora) const;
 
-  std::vector<at::Tensor> norms_, weights_, caches_, lora_a_, lora_b_;
+  std::vector<at::Tensor> norms_, packed_, caches_, lora_a_, lora_b_;
+  std::vector<std::optional<at::Tensor>> plain_, biases_;
   std::vector<std::vector<int64_t>> offsets_;
   at::Tensor cos_sin_;
-  int64_t heads_, kv_heads_, dim_, window_;
+  int64_t heads_, kv_heads_, dim_, window_, min_packed_rows_;
   double eps_, scale_;
 };
 
