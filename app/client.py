@@ -116,6 +116,26 @@ def error_message(status: int, payload: bytes) -> str:
     return plain_message(status, detail)
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+async def sse_lines(text: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The lines of a server-sent-event body as it arrives.
+
+    Only CR LF, CR and LF end a line (the SSE format's rule), never the other characters that
+    ``str.splitlines()``, and so httpx's ``aiter_lines``, end one at: a frame's JSON may hold U+2028,
+    U+2029 or U+0085 unescaped (the engine writes non-ASCII text as is), and a split there made the frame
+    unreadable and failed the writing.
+    """
+    pending = ""
+    async for chunk in text:
+        *lines, pending = _LINE_END.split(pending + chunk)
+        for line in lines:
+            yield line
+    if pending:
+        yield pending
+
+
 def parse_frame(data: str) -> ChatDelta:
     """Parse one SSE ``data:`` payload of a chat completion chunk."""
     try:
@@ -163,7 +183,7 @@ class EngineClient:
                 if response.status_code >= 400:
                     raise EngineError(error_message(response.status_code, await response.aread()),
                                       response.status_code)
-                async for line in response.aiter_lines():
+                async for line in sse_lines(response.aiter_text()):
                     if not line.startswith(DATA_PREFIX):
                         continue
                     data = line[len(DATA_PREFIX):].strip()

@@ -121,3 +121,14 @@ def test_exports_in_three_formats_carry_date_style_and_settings(page: Any, url: 
     after = paragraphs.index(("Heading 2", headings[0])) + 1
     assert paragraphs[after:] == [("Normal", line) for line in text.split("\n")]
     assert "⚠️" not in status(page, "history-status")
+
+
+def test_typing_then_writing_at_once_always_starts(page: Any, url: str) -> None:
+    """A click never lands as the page's Gradio event stream closes (see app/ui/layout.py build_blocks)."""
+    sign_up(page, url)
+    prompt = page.locator("#prompt textarea")
+    for n in range(8):
+        page.wait_for_function("() => !document.querySelector('#generate').disabled")  # the last write unlocked
+        prompt.press_sequentially(f"Line {n} ", delay=5)  # each keystroke saves the unsent prompt
+        line = write(page, start=lambda: page.keyboard.press("Control+Enter"), timeout=30)
+        assert "length limit" in line, f"write {n}: {line}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from types import SimpleNamespace
 
@@ -87,6 +88,16 @@ async def test_error_frame_inside_the_stream(caplog: pytest.LogCaptureFixture) -
         await collect(client_for(transport), ChatRequest("poetry", []))
     assert caught.value.message == FAILED
     assert "generation failed: out of memory" in caplog.text
+
+
+async def test_line_separators_inside_the_text_stay_text() -> None:
+    """The engine writes JSON with non-ASCII as is: U+2028, U+2029 and U+0085 end a line for splitlines, not SSE."""
+    words = ["a\u2028b", " c\u2029", "\x85d\r\n"]
+    frames = "".join(f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': w}}]}, ensure_ascii=False)}"
+                     "\r\n\r\n" for w in words) + "data: [DONE]\n\n"
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=frames.encode()))
+    texts, _ = await collect(client_for(transport), ChatRequest("poetry", []))
+    assert texts == words
 
 
 async def test_malformed_frame_is_a_plain_failure() -> None:
