@@ -26,8 +26,9 @@ def speed_up_cpu(model: Transformer, requested_dtype: str) -> None:
         return
     _log_dtype(weight.dtype, requested_dtype)
     packed = pack_linears(model)
-    fused = fuse_layers(model, cpu_ops())
-    stacked = stack_decode_layers(model, cpu_ops())
+    ops = cpu_ops()
+    fused = fuse_layers(model, ops)
+    stacked = stack_decode_layers(model, ops)
     log.info("CPU speed-ups: %d linears packed, %d decoder layers on the fused kernels%s%s", packed, fused,
              "" if fused else " (torch path: slower)", ", decode steps in one call" if stacked else "")
 

@@ -20,7 +20,7 @@ from engine.cpu_layers import FusedDecoderLayer
 from engine.lora.linear import LoRALinear
 from engine.model import Transformer
 from engine.packed_linear import MIN_PACKED_ROWS, PackedLinear
-from kernels import rn_storage
+from kernels import rn_storage, slot_group_args
 
 NO_LORA: list[torch.Tensor] = []  # the kernel's "no adapter this step"
 
@@ -61,8 +61,6 @@ class LayerStack:
         self.lora: LoRALinear | None = first if isinstance(first, LoRALinear) else None
         self._stack: Any = None
         self._caches: torch.Tensor | None = None
-        self._full_ranks = None if self.lora is None else torch.full(
-            (first.lora_a.shape[0],), first.lora_b.shape[2], dtype=torch.long)  # [S]
 
     def __call__(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """x ``[T, hidden]`` -> ``[T, hidden]`` (a decode step updates x in place, as the fused layers do)."""
@@ -80,13 +78,11 @@ class LayerStack:
             return NO_LORA
         if meta.num_tokens != rows:
             raise ValueError(f"LoRA metadata describes {meta.num_tokens} tokens but the layers got {rows}")
-        groups = meta.groups
-        if groups is None or meta.long_runs:
+        if meta.groups is None or meta.long_runs:
             return None
-        if not groups.tokens.numel():
+        if not meta.groups.tokens.numel():
             return NO_LORA
-        ranks = meta.slot_ranks if meta.slot_ranks is not None else self._full_ranks
-        return [groups.tokens, groups.scales, groups.starts, groups.slots, ranks]
+        return slot_group_args(meta, self.lora.lora_a, self.lora.lora_b)
 
     def _bound(self) -> Any:
         attn = self.layers[0].self_attn
@@ -112,7 +108,7 @@ class LayerStack:
 
 
 def _stackable(model: Transformer, ops: ModuleType | None) -> bool:
-    if ops is None or not hasattr(ops, "DecodeStack") or not model.layers:
+    if ops is None or not model.layers:
         return False
     if not all(isinstance(layer, FusedDecoderLayer) for layer in model.layers):
         return False

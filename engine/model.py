@@ -164,7 +164,7 @@ class Transformer(nn.Module):
 
     def run_layers(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """Every decoder layer in order: ``[T, hidden]`` -> ``[T, hidden]`` (a CPU speed-up may run a
-        whole decode step in one kernel call instead, engine/cpu_layers.py)."""
+        whole decode step in one kernel call instead, engine/decode_stack.py)."""
         for layer in self.layers:
             x = layer(x, cos, sin)
         return x

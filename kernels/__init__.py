@@ -17,7 +17,7 @@ from kernels.cpu_ext import cpu_ops
 from kernels.metadata import LoRAMetadata
 from kernels.torch_path import grid_lora, segment_lora
 
-__all__ = ["LoRAMetadata", "add_lora", "rn_storage"]
+__all__ = ["LoRAMetadata", "add_lora", "rn_storage", "slot_group_args"]
 
 
 def _add_lora_triton(
@@ -49,6 +49,15 @@ def rn_storage(lora_b: torch.Tensor) -> bool:
     return lora_b.stride() == (r * n, 1, n)
 
 
+def slot_group_args(meta: LoRAMetadata, lora_a: torch.Tensor, lora_b: torch.Tensor) -> list[torch.Tensor]:
+    """The fused CPU kernel's arguments for a step's slot groups: tokens, scales, starts, slots and each
+    slot's rank (the stacks' full rank ``R`` of ``lora_b [S, N, R]`` where the metadata holds none)."""
+    g, ranks = meta.groups, meta.slot_ranks
+    if ranks is None:
+        ranks = torch.full((lora_a.shape[0],), lora_b.shape[2], dtype=torch.long)
+    return [g.tokens, g.scales, g.starts, g.slots, ranks]
+
+
 def _add_lora_cpu(
     y: torch.Tensor,
     x: torch.Tensor,
@@ -58,14 +67,10 @@ def _add_lora_cpu(
     slice_offsets: tuple[int, ...],
     ops: ModuleType,
 ) -> None:
-    g = meta.groups
     if not rn_storage(lora_b):
         lora_b = lora_b.transpose(1, 2).contiguous().transpose(1, 2)
-    if g.tokens.numel():
-        ranks = meta.slot_ranks
-        if ranks is None:
-            ranks = torch.full((lora_a.shape[0],), lora_b.shape[2], dtype=torch.long)
-        ops.add_lora(y, x, lora_a, lora_b, g.tokens, g.scales, g.starts, g.slots, ranks, slice_offsets)
+    if meta.groups.tokens.numel():
+        ops.add_lora(y, x, lora_a, lora_b, *slot_group_args(meta, lora_a, lora_b), slice_offsets)
     if meta.long_runs:  # prefill chunks: GEMMs (oneDNN, AMX in bf16) beat the kernel's vector loops there
         segment_lora(y, x, lora_a, lora_b, meta.long_runs, slice_offsets)
 
