@@ -8,6 +8,11 @@ microseconds per projection call, best of ``--repeats`` sweeps over the layers w
 for runs of ``LONG_RUN`` tokens), the torch path it falls back to without the kernel (a slot grid for decode,
 else a segment loop), and each cached build named by ``--builds`` (an earlier version of the kernel, found by
 its key under the kernels cache). Each system's largest difference from the engine's result is printed too.
+
+Last, the engine's path once more on the first layer's stacks called for every layer (the same calls, the
+adapter rows staying in cache), the megabytes of adapter rows a step reads (each distinct slot's A and B of
+every projection), and the rate at which the difference between the two times moves those bytes: near the
+host's stream bandwidth, the kernel's decode steps are bound by reading the adapters, not by its arithmetic.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from kernels.metadata import LoRAMetadata, SlotGrid, slot_grid
 from kernels.torch_path import grid_lora, segment_lora
 
 SLOTS = 16
+PROJECTIONS = 4  # fused projections a layer: qkv, o, gate_up, down
 System = Callable[[torch.Tensor, torch.Tensor, "Projection", "Step"], None]
 
 
@@ -106,7 +112,7 @@ def projections(args: argparse.Namespace, tokens: int, dtype: torch.dtype) -> li
     shapes = [(h, (h, kv, kv)), (h, (h,)), (h, (inter, inter)), (inter, (h,))]
     out = []
     for _ in range(args.layers):
-        for fan_in, slices in shapes:
+        for fan_in, slices in shapes:  # PROJECTIONS of them
             width = sum(slices)
             a = torch.randn(SLOTS, len(slices) * r, fan_in, generator=gen) / fan_in**0.5
             bt = torch.randn(SLOTS, r, width, generator=gen) * 0.02
@@ -115,6 +121,16 @@ def projections(args: argparse.Namespace, tokens: int, dtype: torch.dtype) -> li
                                   torch.zeros(tokens, width, dtype=dtype), a.to(dtype),
                                   bt.to(dtype).transpose(1, 2), offsets))
     return out
+
+
+def cached(layers: list[Projection]) -> list[Projection]:
+    """The first layer's projections called in every layer's place: the same calls, the stacks in cache."""
+    return layers[:PROJECTIONS] * (len(layers) // PROJECTIONS)
+
+
+def adapter_bytes(case: Case, layers: list[Projection]) -> int:
+    """Bytes of adapter rows a step reads: every distinct slot's A and B rows of every projection."""
+    return min(case.adapters, case.seqs) * sum(p.a[0].nbytes + p.b[0].nbytes for p in layers)
 
 
 def torch_path(y: torch.Tensor, x: torch.Tensor, p: Projection, step: Step) -> None:
@@ -166,8 +182,8 @@ def report(args: argparse.Namespace, dtype: torch.dtype, chosen: dict[str, Syste
     names = list(chosen)
     print(f"\n{str(dtype).removeprefix('torch.')}, {torch.get_num_threads()} threads (us per projection call)")
     print("| step | " + " | ".join(names) + " | " + " | ".join(f"{n} / kernel" for n in names[1:])
-          + " | largest relative difference |")
-    print("|---" * (2 * len(names) + 1) + "|")
+          + " | largest relative difference | kernel, stacks in cache | adapter MB a step | GB/s of the difference |")
+    print("|---" * (2 * len(names) + 4) + "|")
     for case in args.cases:
         layers = projections(args, case.seqs * case.length, dtype)
         step = case.step()
@@ -176,7 +192,12 @@ def report(args: argparse.Namespace, dtype: torch.dtype, chosen: dict[str, Syste
         times = " | ".join(f"{1e6 * best[n]:.1f}" for n in names)
         ratios = " | ".join(f"{best[n] / best['kernel']:.2f}x" for n in names[1:])
         worst = max(diff.values())
-        print(f"| {case} | {times} | {ratios} | {worst:.1e} |", flush=True)
+        hot = time_case(step, cached(layers), {"kernel": chosen["kernel"]}, args.repeats)["kernel"]
+        moved = adapter_bytes(case, layers)
+        extra = (best["kernel"] - hot) * len(layers)  # seconds a step beyond the cached stacks
+        rate = f"{moved / extra / 1e9:.1f}" if extra > 0 else "-"
+        print(f"| {case} | {times} | {ratios} | {worst:.1e} | {1e6 * hot:.1f} | {moved / 1e6:.2f} | {rate} |",
+              flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -45,6 +45,12 @@ def test_every_system_is_timed_and_agrees(capsys: pytest.CaptureFixture[str]) ->
         assert float(row[6]) < 2e-2  # bf16 rows round differently on the torch path; fp32 ~1e-7
     fp32 = rows[:3]
     assert all(float(r[6]) < 1e-5 for r in fp32)
+    # per layer and slot: qkv A 12x48 + B 4x80, o 4x48 + 4x48, gate_up 8x48 + 4x160, down 4x80 + 4x48
+    per_slot_layer = 12 * 48 + 4 * 80 + 4 * 48 + 4 * 48 + 8 * 48 + 4 * 160 + 4 * 80 + 4 * 48
+    for row, (slots, item) in zip(rows, [(2, 4), (2, 4), (1, 4), (2, 2), (2, 2), (1, 2)]):
+        assert float(row[7]) > 0  # the cached-stacks time
+        assert float(row[8]) == pytest.approx(slots * 2 * per_slot_layer * item / 1e6, abs=0.006)
+        assert row[9] == "-" or float(row[9]) > 0
 
 
 def test_an_unknown_build_is_a_clear_error() -> None:
