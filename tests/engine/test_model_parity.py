@@ -1,7 +1,7 @@
 """Our decoder over the paged cache == transformers, logit for logit (tiny random models).
 
 Every check runs twice: the eager model of engine/model.py, and the model with the CPU speed-ups the
-engine applies (oneDNN-packed linears, decoder layers on the fused C++ kernels). fp32 within 1e-4;
+engine applies (oneDNN-packed linears, decoder layers and the final norm on the fused C++ kernels). fp32 within 1e-4;
 bf16 against transformers bf16 within the tolerance stated at ``BF16_TOL``.
 """
 
@@ -14,10 +14,11 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from engine.block_manager import BlockManager
-from engine.cpu_layers import FusedDecoderLayer
+from engine.cpu_layers import FusedDecoderLayer, FusedRMSNorm
 from engine.cpu_speedups import speed_up_cpu
 from engine.kv_cache import allocate_kv_cache
 from engine.loader import load_model
+from engine.model import RMSNorm
 from engine.model_runner import ModelRunner
 from engine.scheduler import Scheduler
 from engine.sampling_params import SamplingParams
@@ -45,7 +46,22 @@ def _runner(model_dir: Path, fast: bool, dtype: torch.dtype = torch.float32, num
     if fast:
         speed_up_cpu(model, str(dtype).removeprefix("torch."))
         assert all(isinstance(layer, FusedDecoderLayer) for layer in model.layers)
+        assert isinstance(model.norm, FusedRMSNorm)
     return ModelRunner(model, BLOCK)
+
+
+@pytest.mark.skipif(cpu_ops() is None, reason="the CPU kernels could not be built")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_fused_final_norm_equals_the_eager_one(dtype: torch.dtype) -> None:
+    gen = torch.Generator().manual_seed(0)
+    norm = RMSNorm(48, 1e-5)
+    norm.weight.data = (1 + torch.randn(48, generator=gen)).to(dtype)
+    x = (3 * torch.randn(5, 48, generator=gen)).to(dtype)
+    fused = FusedRMSNorm(norm, cpu_ops())(x)
+    assert fused.dtype == dtype and fused.shape == x.shape
+    # the same roundings (normalised value, then times the weight); sums of squares in another order
+    tol = dict(atol=1e-6, rtol=1e-6) if dtype == torch.float32 else dict(atol=0, rtol=2**-7)
+    torch.testing.assert_close(fused.float(), norm(x).float(), **tol)
 
 
 def _reference_logits(model_dir: Path, tokens: list[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
