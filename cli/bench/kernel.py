@@ -31,7 +31,6 @@ from kernels.metadata import LoRAMetadata, SlotGrid, slot_grid
 from kernels.torch_path import grid_lora, segment_lora
 
 SLOTS = 16
-PROJECTIONS = 4  # fused projections a layer: qkv, o, gate_up, down
 System = Callable[[torch.Tensor, torch.Tensor, "Projection", "Step"], None]
 
 
@@ -112,7 +111,7 @@ def projections(args: argparse.Namespace, tokens: int, dtype: torch.dtype) -> li
     shapes = [(h, (h, kv, kv)), (h, (h,)), (h, (inter, inter)), (inter, (h,))]
     out = []
     for _ in range(args.layers):
-        for fan_in, slices in shapes:  # PROJECTIONS of them
+        for fan_in, slices in shapes:
             width = sum(slices)
             a = torch.randn(SLOTS, len(slices) * r, fan_in, generator=gen) / fan_in**0.5
             bt = torch.randn(SLOTS, r, width, generator=gen) * 0.02
@@ -123,9 +122,11 @@ def projections(args: argparse.Namespace, tokens: int, dtype: torch.dtype) -> li
     return out
 
 
-def cached(layers: list[Projection]) -> list[Projection]:
-    """The first layer's projections called in every layer's place: the same calls, the stacks in cache."""
-    return layers[:PROJECTIONS] * (len(layers) // PROJECTIONS)
+def cached(layers: list[Projection], count: int) -> list[Projection]:
+    """The first of ``count`` layers' projections called in every layer's place: the same calls, the stacks
+    in cache."""
+    per_layer = len(layers) // count
+    return layers[:per_layer] * count
 
 
 def adapter_bytes(case: Case, layers: list[Projection]) -> int:
@@ -192,7 +193,7 @@ def report(args: argparse.Namespace, dtype: torch.dtype, chosen: dict[str, Syste
         times = " | ".join(f"{1e6 * best[n]:.1f}" for n in names)
         ratios = " | ".join(f"{best[n] / best['kernel']:.2f}x" for n in names[1:])
         worst = max(diff.values())
-        hot = time_case(step, cached(layers), {"kernel": chosen["kernel"]}, args.repeats)["kernel"]
+        hot = time_case(step, cached(layers, args.layers), {"kernel": chosen["kernel"]}, args.repeats)["kernel"]
         moved = adapter_bytes(case, layers)
         extra = (best["kernel"] - hot) * len(layers)  # seconds a step beyond the cached stacks
         rate = f"{moved / extra / 1e9:.1f}" if extra > 0 else "-"
