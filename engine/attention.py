@@ -1,9 +1,12 @@
-"""Attention over the paged KV cache, in torch (CPU and CUDA).
+"""Attention over the paged KV cache, in torch (CPU and CUDA) or the compiled CPU kernel.
 
 Each layer's cache is a pair of tensors, keys ``[num_blocks, KVH, D, block_size]`` (transposed inside a
 block) and values ``[num_blocks, KVH, block_size, D]`` (engine/kv_cache.py); a sequence's keys live in the
-blocks its block table names (flat slot = block * block_size + offset). Prefill segments attend one at a time (causal, with
-their earlier chunks from the cache); all decode rows attend together in one padded batch.
+blocks its block table names (flat slot = block * block_size + offset). On the CPU with the compiled kernels
+every row of the step (prefill and decode) attends in one call, straight from the cache, to the first
+``position + 1`` keys of its own table (``kernels/cpu/attention.cpp``). Elsewhere prefill segments attend one
+at a time through SDPA (causal, with their earlier chunks from the cache), and all decode rows together in
+one padded batch.
 """
 
 from __future__ import annotations
@@ -37,8 +40,13 @@ def attend_cached(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: to
 
     ``window`` (Mistral's sliding window, or None) must agree with the masks the runner built.
     """
+    ops = cpu_ops()
+    if ops is not None and q.device.type == "cpu":
+        out = q.new_empty(q.shape)
+        ops.paged_row_attention(out, q, k_cache, v_cache, ctx.row_tables, ctx.row_lens, scale, window or 0)
+        return out
     if ctx.num_prefills == 0:
-        return _decode(q, k_cache, v_cache, ctx, scale, window)
+        return _decode_sdpa(q, k_cache, v_cache, ctx.decode_tables, ctx.decode_mask, scale)
     out = q.new_empty(q.shape)
     for i, ((start, end, ctx_len), mask) in enumerate(zip(ctx.prefill_bounds, ctx.prefill_masks)):
         if mask is None:  # a whole prompt, no sliding window: keys are this step's own rows
@@ -49,7 +57,7 @@ def attend_cached(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: to
         out[start:end] = _prefill(q[start:end], keys, values, mask, scale)
     if ctx.decode_mask is not None:
         rows = slice(ctx.num_prefill_tokens, None)
-        out[rows] = _decode(q[rows], k_cache, v_cache, ctx, scale, window)
+        out[rows] = _decode_sdpa(q[rows], k_cache, v_cache, ctx.decode_tables, ctx.decode_mask, scale)
     return out
 
 
@@ -80,20 +88,6 @@ def _prefill(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tens
         attn_mask=mask, is_causal=mask is None, scale=scale, enable_gqa=True,
     )  # [1, H, Q, D]
     return out[0].transpose(0, 1)
-
-
-def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, ctx: StepContext, scale: float,
-            window: int | None) -> torch.Tensor:
-    """All decode rows of the step: q ``[R, H, D]`` -> ``[R, H, D]``.
-
-    On the CPU with the compiled kernels, read straight from the paged cache; else gather and SDPA.
-    """
-    ops = cpu_ops()
-    if ops is not None and q.device.type == "cpu":
-        out = q.new_empty(q.shape)
-        ops.paged_decode_attention(out, q, k_cache, v_cache, ctx.decode_tables, ctx.decode_lens, scale, window or 0)
-        return out
-    return _decode_sdpa(q, k_cache, v_cache, ctx.decode_tables, ctx.decode_mask, scale)
 
 
 def _decode_sdpa(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, block_tables: torch.Tensor,

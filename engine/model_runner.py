@@ -57,19 +57,24 @@ class ModelRunner:
         context_lens = [s.start + s.num_tokens for s in scheduled]
         lens, tables = self._tensor(context_lens), self._block_tables([s.seq.block_table for s in scheduled])
         has_decodes = num_prefills < len(scheduled)
+        num_prefill_tokens, position_rows = cu[num_prefills], self._tensor(positions)
+        row_tables = self._row_tables(tables, cu, num_prefills)
+        row_lens = position_rows + 1 if num_prefills else lens
         return self._tensor(input_ids), StepContext(
-            positions=self._tensor(positions),
+            positions=position_rows,
             slot_mapping=self._tensor(slots),
             cu_seqlens_q=self._tensor(cu),
             context_lens=lens,
             block_tables=tables,
             num_prefills=num_prefills,
-            num_prefill_tokens=cu[num_prefills],
+            num_prefill_tokens=num_prefill_tokens,
             prefill_bounds=[(cu[i], cu[i + 1], context_lens[i]) for i in range(num_prefills)],
             prefill_masks=[self._prefill_mask(s) for s in scheduled[:num_prefills]],
             decode_mask=self._decode_mask(context_lens[num_prefills:]),
-            decode_tables=tables[num_prefills:] if has_decodes else None,
-            decode_lens=lens[num_prefills:] if has_decodes else None,
+            row_tables=row_tables,
+            row_lens=row_lens,
+            decode_tables=row_tables[num_prefill_tokens:] if has_decodes else None,
+            decode_lens=row_lens[num_prefill_tokens:] if has_decodes else None,
             logits_indices=self._tensor(logits_rows),
             lora=self.lora.step_metadata(scheduled) if self.lora is not None else None,
         )
@@ -85,6 +90,13 @@ class ModelRunner:
         """``[S, N]`` block ids, padded with block 0 (always masked out)."""
         width = max(len(t) for t in tables)
         return self._tensor([t + [0] * (width - len(t)) for t in tables]).view(len(tables), width)
+
+    def _row_tables(self, tables: torch.Tensor, cu: list[int], num_prefills: int) -> torch.Tensor:
+        """``[T, N]``: each row's sequence's block table (``tables [S, N]`` itself when every segment is one row)."""
+        if not num_prefills:
+            return tables
+        rows_per_segment = self._tensor([end - start for start, end in zip(cu[:-1], cu[1:])])  # [S]
+        return tables.repeat_interleave(rows_per_segment, dim=0)
 
     def _visible(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
         """Causal (and sliding-window) visibility of keys ``k_pos`` from queries ``q_pos`` (broadcast)."""

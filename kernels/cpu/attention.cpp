@@ -1,7 +1,12 @@
-// Decode attention straight from the paged KV cache: no gather of keys/values into a padded batch.
+// Attention straight from the paged KV cache, one query row at a time: no gather of keys/values into a
+// padded batch. A row sees the first `len` keys of its own block table (the last `window` of them when
+// window > 0): a decode row its whole context, a prefill row its sequence's keys up to its own position,
+// so one call serves a whole step, prefill chunks (causal, after a cached prefix or earlier chunks) and
+// decode rows alike. For the short segments of a batched prefill this beats SDPA per segment 2.4-2.9x
+// (docs/PERFORMANCE.md, thirteenth pass).
 //
 // Cache layout (engine/kv_cache.py): keys [blocks, KVH, D, block_size] (transposed inside a block),
-// values [blocks, KVH, block_size, D]. One task per (decode row, KV head) serves the G query heads that
+// values [blocks, KVH, block_size, D]. One task per (row, KV head) serves the G query heads that
 // share the KV head. Scores: for every dim d, one broadcast q[h, d] times the block's key row d gives the
 // partial scores of all block_size keys at once (vectorised across keys, no horizontal sums). Values: every
 // value row is read once and added into the G outputs. Softmax in fp32.
@@ -15,7 +20,7 @@
 namespace inkwell {
 namespace {
 
-struct DecodeShape {
+struct RowShape {
   int64_t heads, kv_heads, dim, block_size, table_width, window;
   int64_t group() const { return heads / kv_heads; }
 };
@@ -154,11 +159,11 @@ void softmax(float* scores, int64_t n) {
   for (int64_t j = 0; j < n; ++j) scores[j] *= inv;
 }
 
-// One decode row and KV head g: query heads g*G .. g*G+G-1 of q_row -> out_row. Keys at positions
+// One row and KV head g: query heads g*G .. g*G+G-1 of q_row -> out_row. Keys at positions
 // [first, len) are visible; whole blocks are computed and the scores' row starts at block `b0`.
 template <typename T, int64_t kBS, int64_t kD>
 void attend(T* out_row, const T* q_row, const T* kc, const T* vc, const int64_t* table, int64_t len,
-            const DecodeShape& s, float scale, Scratch& w, int64_t g) {
+            const RowShape& s, float scale, Scratch& w, int64_t g) {
   const Dims<kBS, kD> dims(s.block_size, s.dim);
   const int64_t G = s.group(), D = dims.dim, bs = dims.bs, tile = D * bs;
   const int64_t first = s.window > 0 ? std::max<int64_t>(0, len - s.window) : 0;
@@ -203,7 +208,7 @@ void attend(T* out_row, const T* q_row, const T* kc, const T* vc, const int64_t*
 // Every task of the step for one (block size, head dim) specialisation.
 template <typename T, int64_t kBS, int64_t kD>
 void attend_all(T* out, const T* q, int64_t q_stride, const T* kc, const T* vc, const int64_t* tables,
-                const int64_t* lens, const DecodeShape& s, float scale, int64_t rows) {
+                const int64_t* lens, const RowShape& s, float scale, int64_t rows) {
   at::parallel_for(0, rows * s.kv_heads, 4, [&](int64_t begin, int64_t end) {
     Scratch scratch;
     for (int64_t task = begin; task < end; ++task) {
@@ -216,17 +221,17 @@ void attend_all(T* out, const T* q, int64_t q_stride, const T* kc, const T* vc, 
 
 }  // namespace
 
-// out [R, H, D] = softmax(q k^T * scale) v for every decode row, keys 0..context_lens[r]-1 of its
+// out [R, H, D] = softmax(q k^T * scale) v for every row r, keys 0..context_lens[r]-1 of its
 // block table (only the last `window` when window > 0). q [R, H, D] with any row stride,
 // k_cache [blocks, KVH, D, block_size], v_cache [blocks, KVH, block_size, D], block_tables [R, N] int64,
 // context_lens [R] int64.
-void paged_decode_attention(at::Tensor out, at::Tensor q, at::Tensor k_cache, at::Tensor v_cache,
-                            at::Tensor block_tables, at::Tensor context_lens, double scale, int64_t window) {
+void paged_row_attention(at::Tensor out, at::Tensor q, at::Tensor k_cache, at::Tensor v_cache,
+                         at::Tensor block_tables, at::Tensor context_lens, double scale, int64_t window) {
   check_cpu_contiguous(out, "out");
   check_cpu_contiguous(block_tables, "block_tables");
   INKWELL_CHECK(q.stride(2) == 1 && q.stride(1) == q.size(2), "q heads must be contiguous within a row");
   INKWELL_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous(), "the KV caches must be contiguous");
-  const DecodeShape s{q.size(1), v_cache.size(1), q.size(2), v_cache.size(2), block_tables.size(1), window};
+  const RowShape s{q.size(1), v_cache.size(1), q.size(2), v_cache.size(2), block_tables.size(1), window};
   INKWELL_CHECK(s.heads % s.kv_heads == 0, "heads must be a multiple of KV heads");
   INKWELL_CHECK(k_cache.size(2) == s.dim && k_cache.size(3) == s.block_size, "k_cache must be [blocks, KVH, D, bs]");
   const int64_t rows = q.size(0), q_stride = q.stride(0);

@@ -9,7 +9,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("add_rms_norm", &inkwell::add_rms_norm, "residual += delta; out = rms_norm(residual) * weight");
   m.def("rope_and_store_kv", &inkwell::rope_and_store_kv, "rotate q/k of qkv in place, write k/v to the cache");
   m.def("silu_and_mul", &inkwell::silu_and_mul, "out = silu(gate) * up");
-  m.def("paged_decode_attention", &inkwell::paged_decode_attention, "decode attention over the paged KV cache");
+  m.def("paged_row_attention", &inkwell::paged_row_attention, "attention over the paged KV cache, one query row at a time");
   m.def("add_lora", &inkwell::add_lora, "y += every entry's LoRA delta (fused shrink + expand)");
   m.def("has_pair_gemm", &inkwell::has_pair_gemm, "whether pair_linear is built (AVX512-BF16 hosts)");
   m.def("pair_linear", &inkwell::pair_linear, "y = x @ W^T for bf16 decode batches, W packed as [N/16, K/2, 32]");

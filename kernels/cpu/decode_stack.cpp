@@ -82,7 +82,7 @@ void DecodeStack::run(at::Tensor x, at::Tensor positions, at::Tensor slot_mappin
     rope_and_store_kv(qkv, positions, cos_sin_, k_cache, v_cache, slot_mapping, heads_, kv_heads_);
     const at::Tensor q = qkv.view({rows, -1, dim_}).narrow(1, 0, heads_);  // [T, H, D], rotated
     at::Tensor attn = at::empty({rows, heads_, dim_}, x.options());
-    paged_decode_attention(attn, q, k_cache, v_cache, block_tables, context_lens, scale_, window_);
+    paged_row_attention(attn, q, k_cache, v_cache, block_tables, context_lens, scale_, window_);
     add_rms_norm(h, project(attn.view({rows, heads_ * dim_}), w + 1, lora), x, norms_[2 * layer + 1], eps_);
     at::Tensor gate_up = project(h, w + 2, lora);  // [T, 2 I]
     at::Tensor act = at::empty({rows, gate_up.size(1) / 2}, x.options());

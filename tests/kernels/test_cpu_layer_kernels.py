@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.attention import _decode_sdpa, _prefill, store_kv
+from engine.attention import _block_slots, _decode_sdpa, _gather_keys, _gather_values, _prefill, store_kv
 from engine.model import RMSNorm, apply_rope
 from kernels.cpu_ext import cpu_ops
 
@@ -99,7 +99,7 @@ def _paged_cache(lens: list[int], block_size: int, kv_heads: int, dim: int, dtyp
 @pytest.mark.parametrize("window", [0, 5, 21])
 @pytest.mark.parametrize(("dim", "block_size"), [(32, 4), (64, 16), (128, 16)], ids=["generic", "d64", "d128"])
 @pytest.mark.parametrize(("heads", "kv_heads"), [(6, 2), (9, 1), (2, 2)], ids=["group3", "group9", "group1"])
-def test_paged_decode_attention_matches_sdpa(ops, dtype: torch.dtype, window: int, dim: int, block_size: int,
+def test_paged_row_attention_matches_sdpa(ops, dtype: torch.dtype, window: int, dim: int, block_size: int,
                                              heads: int, kv_heads: int) -> None:
     """Also the kernel's specialisations for block size 16 with head dim 64 / 128, whose query heads go
     through in chunks (of up to 4 on AVX-512, 2 on AVX2): groups of 3, 9 (4 + 4 + 1) and 1 head."""
@@ -111,7 +111,27 @@ def test_paged_decode_attention_matches_sdpa(ops, dtype: torch.dtype, window: in
     mask = (k_pos <= last) & ((k_pos > last - window) if window else True)
     expected = _decode_sdpa(q.float(), k_cache.float(), v_cache.float(), tables, mask[:, None, None, :], 0.3)
     out = torch.empty_like(q)
-    ops.paged_decode_attention(out, q, k_cache, v_cache, tables, torch.tensor(lens), 0.3, window)
+    ops.paged_row_attention(out, q, k_cache, v_cache, tables, torch.tensor(lens), 0.3, window)
+    torch.testing.assert_close(out, expected.to(dtype), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("window", [0, 7])
+@pytest.mark.parametrize(("start", "end"), [(0, 37), (19, 50)], ids=["whole-prompt", "after-19-cached"])
+def test_row_attention_serves_prefill_chunks(ops, dtype: torch.dtype, window: int, start: int, end: int) -> None:
+    """Prefill rows through the row kernel (each with its sequence's table and position + 1 keys, as the
+    runner passes them) equal SDPA over the chunk with the causal, sliding-window mask of the torch path."""
+    block_size, kv_heads, heads, dim = 16, 3, 9, 64
+    k_cache, v_cache, tables = _paged_cache([end], block_size, kv_heads, dim, dtype)
+    q = _rand(end - start, heads, dim, dtype=dtype, seed=9)
+    slots = _block_slots(tables[0], block_size)[:end]  # [end]
+    keys, values = _gather_keys(k_cache, slots).float(), _gather_values(v_cache, slots).float()  # [end, KVH, D]
+    q_pos, k_pos = torch.arange(start, end)[:, None], torch.arange(end)[None, :]
+    mask = (k_pos <= q_pos) & ((k_pos > q_pos - window) if window else True)  # [Q, end]
+    expected = _prefill(q.float(), keys, values, mask, 0.3)
+    out = torch.empty_like(q)
+    row_tables, row_lens = tables.repeat(end - start, 1), torch.arange(start, end) + 1
+    ops.paged_row_attention(out, q, k_cache, v_cache, row_tables, row_lens, 0.3, window)
     torch.testing.assert_close(out, expected.to(dtype), **TOL[dtype])
 
 
@@ -122,8 +142,8 @@ def test_decode_attention_reads_a_strided_q(ops) -> None:
     q = qkv.view(2, 5, 8)[:, :3]
     lens = torch.tensor([9, 3])
     out_view, out_copy = torch.empty(2, 3, 8), torch.empty(2, 3, 8)
-    ops.paged_decode_attention(out_view, q, k_cache, v_cache, tables, lens, 0.5, 0)
-    ops.paged_decode_attention(out_copy, q.contiguous(), k_cache, v_cache, tables, lens, 0.5, 0)
+    ops.paged_row_attention(out_view, q, k_cache, v_cache, tables, lens, 0.5, 0)
+    ops.paged_row_attention(out_copy, q.contiguous(), k_cache, v_cache, tables, lens, 0.5, 0)
     assert torch.equal(out_view, out_copy)
     assert torch.isfinite(out_view).all() and not torch.equal(out_view, torch.zeros_like(out_view))
 
