@@ -26,6 +26,10 @@ struct F16 {
   }
   void store(float* p) const { _mm512_storeu_ps(p, v); }
   void store(bf16* p) const {  // round to nearest even, as from_float<bf16> (and torch) does
+#if defined(__AVX512BF16__)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+    return;
+#endif
     const __m512i bits = _mm512_castps_si512(v);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
     const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF)));
