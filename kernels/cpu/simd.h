@@ -28,12 +28,12 @@ struct F16 {
   void store(bf16* p) const {  // round to nearest even, as from_float<bf16> (and torch) does
 #if defined(__AVX512BF16__)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
-    return;
-#endif
+#else
     const __m512i bits = _mm512_castps_si512(v);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
     const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16)));
+#endif
   }
   F16 fma(F16 a, F16 b) const { return {_mm512_fmadd_ps(a.v, b.v, v)}; }  // this + a * b
   F16 add(F16 o) const { return {_mm512_add_ps(v, o.v)}; }
