@@ -4,9 +4,10 @@
 submodules (so weights, packed linears and LoRA wrappers are shared, never copied) and replaces the ~30
 small torch ops of a layer by five kernel calls (``kernels/cpu/layer_ops.cpp``): RMSNorm, rotary
 embedding fused with the KV-cache write, the residual add fused with the second RMSNorm, SiLU x up, and
-decode attention read straight from the paged cache (``kernels/cpu/attention.cpp``). The model's final
-RMSNorm runs on the same norm kernel (:class:`FusedRMSNorm`). engine/model.py stays the readable
-reference; the fused modules compute the same function (tests/engine/test_model_parity.py).
+attention read straight from the paged cache, every row of the step in one call (engine/attention.py,
+``kernels/cpu/attention.cpp``). The model's final RMSNorm runs on the same norm kernel
+(:class:`FusedRMSNorm`). engine/model.py stays the readable reference; the fused modules compute the same
+function (tests/engine/test_model_parity.py).
 """
 
 from __future__ import annotations
