@@ -34,16 +34,20 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
     return attend_cached(q, k, v, k_cache, v_cache, ctx, scale, window)
 
 
+def uses_row_kernel(device: torch.device) -> bool:
+    """Whether attention on ``device`` runs on the compiled row kernel (which needs no masks)."""
+    return device.type == "cpu" and cpu_ops() is not None
+
+
 def attend_cached(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor,
                   v_cache: torch.Tensor, ctx: StepContext, scale: float, window: int | None) -> torch.Tensor:
     """Attention once this step's k/v ``[T, KVH, D]`` are in the cache: q ``[T, H, D]`` -> ``[T, H, D]``.
 
     ``window`` (Mistral's sliding window, or None) must agree with the masks the runner built.
     """
-    ops = cpu_ops()
-    if ops is not None and q.device.type == "cpu":
+    if uses_row_kernel(q.device):
         out = q.new_empty(q.shape)
-        ops.paged_row_attention(out, q, k_cache, v_cache, ctx.row_tables, ctx.row_lens, scale, window or 0)
+        cpu_ops().paged_row_attention(out, q, k_cache, v_cache, ctx.row_tables, ctx.row_lens, scale, window or 0)
         return out
     if ctx.num_prefills == 0:
         return _decode_sdpa(q, k_cache, v_cache, ctx.decode_tables, ctx.decode_mask, scale)

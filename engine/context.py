@@ -27,7 +27,8 @@ class StepContext:
     num_prefills: int  # P
     num_prefill_tokens: int  # rows [0, num_prefill_tokens) belong to prefill segments
     prefill_bounds: list[tuple[int, int, int]]  # per prefill segment: (row start, row end, context len)
-    prefill_masks: list[torch.Tensor]  # per prefill segment: [q_len, ctx_len] bool, True = attend
+    # the torch path's masks (the CPU row kernel reads row_tables / row_lens instead: empty / None there)
+    prefill_masks: list[torch.Tensor | None]  # per prefill segment: [q_len, ctx_len] bool, True = attend
     decode_mask: torch.Tensor | None  # [D, 1, 1, L] bool, True = attend; None when D == 0
     row_tables: torch.Tensor  # [T, N] int64 contiguous: the block table of each row's sequence
     row_lens: torch.Tensor  # [T] int64 contiguous: the keys each row sees (its position + 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from engine.attention import uses_row_kernel
 from engine.context import StepContext, reset_context, set_context
 from engine.lora.manager import LoRAManager
 from engine.model import Transformer
@@ -21,6 +22,7 @@ class ModelRunner:
         self.block_size = block_size
         self.window = model.args.sliding_window
         self.device = model.embed_tokens.weight.device
+        self.masks = not uses_row_kernel(self.device)  # the torch path's attention masks are needed
         self.sampler = sampler or Sampler()
 
     @torch.inference_mode()
@@ -69,8 +71,8 @@ class ModelRunner:
             num_prefills=num_prefills,
             num_prefill_tokens=num_prefill_tokens,
             prefill_bounds=[(cu[i], cu[i + 1], context_lens[i]) for i in range(num_prefills)],
-            prefill_masks=[self._prefill_mask(s) for s in scheduled[:num_prefills]],
-            decode_mask=self._decode_mask(context_lens[num_prefills:]),
+            prefill_masks=[self._prefill_mask(s) for s in scheduled[:num_prefills]] if self.masks else [],
+            decode_mask=self._decode_mask(context_lens[num_prefills:]) if self.masks else None,
             row_tables=row_tables,
             row_lens=row_lens,
             decode_tables=row_tables[num_prefill_tokens:] if has_decodes else None,
