@@ -146,6 +146,9 @@ inline void prefetch(const void* p, int64_t bytes) {
   for (int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(static_cast<const char*>(p) + at);
 }
 
+// A task's fixed cost in keys' worth (its setup, softmax and output), for the split between threads.
+constexpr int64_t kTaskCost = 16;
+
 // Softmax of scores[0:n] in place (entries past n are left untouched).
 void softmax(float* scores, int64_t n) {
   float top = -std::numeric_limits<float>::infinity();
@@ -205,13 +208,20 @@ void attend(T* out_row, const T* q_row, const T* kc, const T* vc, const int64_t*
   for (int64_t i = 0; i < G * D; ++i) out_row[g * G * D + i] = from_float<T>(w.acc[i]);
 }
 
-// Every task of the step for one (block size, head dim) specialisation.
+// Every task of the step for one (block size, head dim) specialisation, row by row (a row's KV heads are
+// neighbours in a block), split between the threads by the keys each sees: a long prompt's last rows see
+// far more than its first, and equal task counts left one thread with most of the work.
 template <typename T, int64_t kBS, int64_t kD>
 void attend_all(T* out, const T* q, int64_t q_stride, const T* kc, const T* vc, const int64_t* tables,
                 const int64_t* lens, const RowShape& s, float scale, int64_t rows) {
-  at::parallel_for(0, rows * s.kv_heads, 4, [&](int64_t begin, int64_t end) {
+  const int64_t parts = std::min<int64_t>(at::get_num_threads(), rows * s.kv_heads);
+  const std::vector<int64_t> bounds = split_by_cost(rows * s.kv_heads, parts, [&](int64_t task) {
+    const int64_t len = lens[task / s.kv_heads];
+    return (s.window > 0 ? std::min(len, s.window) : len) + kTaskCost;
+  });
+  at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
     Scratch scratch;
-    for (int64_t task = begin; task < end; ++task) {
+    for (int64_t task = bounds[begin]; task < bounds[end]; ++task) {
       const int64_t r = task / s.kv_heads, g = task % s.kv_heads;
       attend<T, kBS, kD>(out + r * s.heads * s.dim, q + r * q_stride, kc, vc, tables + r * s.table_width,
                          lens[r], s, scale, scratch, g);

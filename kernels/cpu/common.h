@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <vector>
 
 namespace inkwell {
 
@@ -55,6 +57,22 @@ inline float fast_exp(float x) {
 inline void check_cpu_contiguous(const at::Tensor& t, const char* name) {
   INKWELL_CHECK(t.device().is_cpu(), name, " must be a CPU tensor");
   INKWELL_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+
+// Splits items [0, count) into `parts` consecutive runs of near-equal total cost(i): bounds[p] .. bounds[p+1]
+// is run p (parts + 1 bounds). For work whose items differ in size, where at::parallel_for's equal counts
+// would leave one thread waiting on the other.
+template <typename Cost> std::vector<int64_t> split_by_cost(int64_t count, int64_t parts, Cost&& cost) {
+  std::vector<int64_t> prefix{0};  // prefix[k] = cost of items [0, k)
+  for (int64_t i = 0; i < count; ++i) prefix.push_back(prefix.back() + cost(i));
+  std::vector<int64_t> bounds{0};
+  for (int64_t p = 1; p < parts; ++p) {
+    const int64_t target = prefix.back() * p / parts;
+    const auto it = std::lower_bound(prefix.begin() + bounds.back(), prefix.end(), target);
+    bounds.push_back(std::distance(prefix.begin(), it));
+  }
+  bounds.push_back(count);
+  return bounds;
 }
 
 // Calls body.template operator()<T>() with T = float or bf16 for the tensor's dtype.

@@ -222,16 +222,8 @@ bool tokens_repeat(const Entries& en, int64_t entries, int64_t num_tokens) {
 // multiply-adds. Equal tile counts per thread (at::parallel_for's split) left one thread waiting on the
 // other when one slot had four entries and the next one.
 std::vector<int64_t> balanced_bounds(const std::vector<Tile>& tiles, const Entries& en, int64_t parts) {
-  std::vector<int64_t> prefix{0};  // prefix[k] = cost of tiles [0, k)
-  for (const Tile& t : tiles) prefix.push_back(prefix.back() + en.ranks[t.slot] * (kTileFixed + t.ne));
-  std::vector<int64_t> bounds{0};
-  for (int64_t p = 1; p < parts; ++p) {
-    const int64_t target = prefix.back() * p / parts;
-    const auto it = std::lower_bound(prefix.begin() + bounds.back(), prefix.end(), target);
-    bounds.push_back(std::distance(prefix.begin(), it));
-  }
-  bounds.push_back(static_cast<int64_t>(tiles.size()));
-  return bounds;
+  return split_by_cost(static_cast<int64_t>(tiles.size()), parts,
+                       [&](int64_t k) { return en.ranks[tiles[k].slot] * (kTileFixed + tiles[k].ne); });
 }
 
 template <typename T>

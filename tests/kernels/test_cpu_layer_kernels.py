@@ -115,12 +115,24 @@ def test_paged_row_attention_matches_sdpa(ops, dtype: torch.dtype, window: int, 
     torch.testing.assert_close(out, expected.to(dtype), **TOL[dtype])
 
 
+@pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
+def threads(request: pytest.FixtureRequest):
+    """Run the test at this many torch threads (the kernels split their work by cost between them)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("window", [0, 7])
-@pytest.mark.parametrize(("start", "end"), [(0, 37), (19, 50)], ids=["whole-prompt", "after-19-cached"])
-def test_row_attention_serves_prefill_chunks(ops, dtype: torch.dtype, window: int, start: int, end: int) -> None:
+@pytest.mark.parametrize(("start", "end"), [(0, 37), (19, 50), (0, 300)],
+                         ids=["whole-prompt", "after-19-cached", "long"])
+def test_row_attention_serves_prefill_chunks(ops, threads: int, dtype: torch.dtype, window: int, start: int,
+                                             end: int) -> None:
     """Prefill rows through the row kernel (each with its sequence's table and position + 1 keys, as the
-    runner passes them) equal SDPA over the chunk with the causal, sliding-window mask of the torch path."""
+    runner passes them) equal SDPA over the chunk with the causal, sliding-window mask of the torch path,
+    on one thread and on several (the rows' work, growing along the prompt, is split by cost)."""
     block_size, kv_heads, heads, dim = 16, 3, 9, 64
     k_cache, v_cache, tables = _paged_cache([end], block_size, kv_heads, dim, dtype)
     q = _rand(end - start, heads, dim, dtype=dtype, seed=9)
