@@ -49,8 +49,9 @@ def attend_cached(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: to
         out = q.new_empty(q.shape)
         cpu_ops().paged_row_attention(out, q, k_cache, v_cache, ctx.row_tables, ctx.row_lens, scale, window or 0)
         return out
+    decode_tables = ctx.row_tables[ctx.num_prefill_tokens:]  # [D, N]
     if ctx.num_prefills == 0:
-        return _decode_sdpa(q, k_cache, v_cache, ctx.decode_tables, ctx.decode_mask, scale)
+        return _decode_sdpa(q, k_cache, v_cache, decode_tables, ctx.decode_mask, scale)
     out = q.new_empty(q.shape)
     for i, ((start, end, ctx_len), mask) in enumerate(zip(ctx.prefill_bounds, ctx.prefill_masks)):
         if mask is None:  # a whole prompt, no sliding window: keys are this step's own rows
@@ -61,7 +62,7 @@ def attend_cached(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: to
         out[start:end] = _prefill(q[start:end], keys, values, mask, scale)
     if ctx.decode_mask is not None:
         rows = slice(ctx.num_prefill_tokens, None)
-        out[rows] = _decode_sdpa(q[rows], k_cache, v_cache, ctx.decode_tables, ctx.decode_mask, scale)
+        out[rows] = _decode_sdpa(q[rows], k_cache, v_cache, decode_tables, ctx.decode_mask, scale)
     return out
 
 

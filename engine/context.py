@@ -32,8 +32,6 @@ class StepContext:
     decode_mask: torch.Tensor | None  # [D, 1, 1, L] bool, True = attend; None when D == 0
     row_tables: torch.Tensor  # [T, N] int64 contiguous: the block table of each row's sequence
     row_lens: torch.Tensor  # [T] int64 contiguous: the keys each row sees (its position + 1)
-    decode_tables: torch.Tensor | None  # [D, N] int64 contiguous: the decode rows' block tables (of row_tables)
-    decode_lens: torch.Tensor | None  # [D] int64 contiguous: the decode rows' context lengths (of row_lens)
     logits_indices: torch.Tensor  # [R] int64, rows whose logits are sampled
     lora: object | None = None  # LoRA metadata, filled by the LoRA integration
 

@@ -68,7 +68,7 @@ class LayerStack:
         lora = self._lora_args(x.shape[0]) if ctx.num_prefills == 0 else None
         if lora is None:
             return Transformer.run_layers(self.model, x, cos, sin)
-        self._bound().run(x, ctx.positions, ctx.slot_mapping, ctx.decode_tables, ctx.decode_lens, lora)
+        self._bound().run(x, ctx.positions, ctx.slot_mapping, ctx.row_tables, ctx.row_lens, lora)
         return x
 
     def _lora_args(self, rows: int) -> list[torch.Tensor] | None:

@@ -58,10 +58,7 @@ class ModelRunner:
         num_prefills = sum(1 for s in scheduled if s.num_tokens > 1)
         context_lens = [s.start + s.num_tokens for s in scheduled]
         lens, tables = self._tensor(context_lens), self._block_tables([s.seq.block_table for s in scheduled])
-        has_decodes = num_prefills < len(scheduled)
-        num_prefill_tokens, position_rows = cu[num_prefills], self._tensor(positions)
-        row_tables = self._row_tables(tables, cu, num_prefills)
-        row_lens = position_rows + 1 if num_prefills else lens
+        position_rows = self._tensor(positions)
         return self._tensor(input_ids), StepContext(
             positions=position_rows,
             slot_mapping=self._tensor(slots),
@@ -69,14 +66,12 @@ class ModelRunner:
             context_lens=lens,
             block_tables=tables,
             num_prefills=num_prefills,
-            num_prefill_tokens=num_prefill_tokens,
+            num_prefill_tokens=cu[num_prefills],
             prefill_bounds=[(cu[i], cu[i + 1], context_lens[i]) for i in range(num_prefills)],
             prefill_masks=[self._prefill_mask(s) for s in scheduled[:num_prefills]] if self.masks else [],
             decode_mask=self._decode_mask(context_lens[num_prefills:]) if self.masks else None,
-            row_tables=row_tables,
-            row_lens=row_lens,
-            decode_tables=row_tables[num_prefill_tokens:] if has_decodes else None,
-            decode_lens=row_lens[num_prefill_tokens:] if has_decodes else None,
+            row_tables=self._row_tables(tables, cu, num_prefills),
+            row_lens=position_rows + 1,
             logits_indices=self._tensor(logits_rows),
             lora=self.lora.step_metadata(scheduled) if self.lora is not None else None,
         )

@@ -95,6 +95,11 @@ def _paged_cache(lens: list[int], block_size: int, kv_heads: int, dim: int, dtyp
     return k_cache, v_cache, torch.tensor([t + [0] * (width - len(t)) for t in tables])
 
 
+def _visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
+    """Causal visibility of keys ``k_pos`` from queries ``q_pos`` (broadcast), the last ``window`` only if > 0."""
+    return (k_pos <= q_pos) & ((k_pos > q_pos - window) if window else True)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("window", [0, 5, 21])
 @pytest.mark.parametrize(("dim", "block_size"), [(32, 4), (64, 16), (128, 16)], ids=["generic", "d64", "d128"])
@@ -107,8 +112,7 @@ def test_paged_row_attention_matches_sdpa(ops, dtype: torch.dtype, window: int, 
     k_cache, v_cache, tables = _paged_cache(lens, block_size, kv_heads, dim, dtype)
     q = _rand(len(lens), heads, dim, dtype=dtype, seed=8)
     k_pos = torch.arange(tables.shape[1] * block_size)[None, :]
-    last = torch.tensor(lens)[:, None] - 1
-    mask = (k_pos <= last) & ((k_pos > last - window) if window else True)
+    mask = _visible(torch.tensor(lens)[:, None] - 1, k_pos, window)  # [R, L]
     expected = _decode_sdpa(q.float(), k_cache.float(), v_cache.float(), tables, mask[:, None, None, :], 0.3)
     out = torch.empty_like(q)
     ops.paged_row_attention(out, q, k_cache, v_cache, tables, torch.tensor(lens), 0.3, window)
@@ -138,8 +142,7 @@ def test_row_attention_serves_prefill_chunks(ops, threads: int, dtype: torch.dty
     q = _rand(end - start, heads, dim, dtype=dtype, seed=9)
     slots = _block_slots(tables[0], block_size)[:end]  # [end]
     keys, values = _gather_keys(k_cache, slots).float(), _gather_values(v_cache, slots).float()  # [end, KVH, D]
-    q_pos, k_pos = torch.arange(start, end)[:, None], torch.arange(end)[None, :]
-    mask = (k_pos <= q_pos) & ((k_pos > q_pos - window) if window else True)  # [Q, end]
+    mask = _visible(torch.arange(start, end)[:, None], torch.arange(end)[None, :], window)  # [Q, end]
     expected = _prefill(q.float(), keys, values, mask, 0.3)
     out = torch.empty_like(q)
     row_tables, row_lens = tables.repeat(end - start, 1), torch.arange(start, end) + 1
