@@ -1,8 +1,8 @@
 """A CPU speed-up for decode steps: every decoder layer in one C++ call.
 
 ``stack_decode_layers(model, ops)`` sets ``model.run_layers`` to a :class:`LayerStack` when every projection
-of the fused layers (engine/cpu_layers.py) is a packed linear (engine/packed_linear.py: the pair GEMM, or
-oneDNN's packed matmul). A step with decode rows only then runs ``kernels/cpu/decode_stack.cpp``: the same
+of the fused layers (engine/cpu_layers.py) is a packed linear (engine/packed_linear.py: the bf16 pair GEMM, the
+fp32 block GEMM, or oneDNN's packed matmul). A step with decode rows only then runs ``kernels/cpu/decode_stack.cpp``: the same
 kernels in the same order as the fused layers, so the result is bit-identical, with no Python between
 them (a decode step of SmolLM2's 30 layers made ~500 Python calls). Steps with a prefill, and LoRA steps
 with long runs, take the fused layers as before.
@@ -35,12 +35,12 @@ def _base(projection: Any) -> Any:
 
 
 def _packed(projection: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None] | None:
-    """(packed weight, plain weight or None for the pair layout, bias) of a (LoRA-wrapped) packed linear."""
+    """(packed weight, plain weight or None for Inkwell's own layouts, bias) of a (LoRA-wrapped) packed linear."""
     base = _base(projection)
     if not isinstance(base, PackedLinear):
         return None
-    if base.pairs is not None:
-        return base.pairs, None, None
+    if base.own is not None:
+        return base.own, None, None
     if base.packed is None:
         return None
     bias = None if base.bias is None else base.bias.detach()

@@ -40,7 +40,7 @@ DecodeStack::DecodeStack(std::vector<at::Tensor> norms, std::vector<at::Tensor> 
                     biases_.size() == projections && caches_.size() == 2 * layers,
                 "DecodeStack: per layer 2 norms, 4 projections (packed, plain, bias) and 2 caches");
   for (size_t i = 0; i < projections; ++i)
-    INKWELL_CHECK(plain_[i] || !biases_[i], "DecodeStack: the pair layout takes no bias");
+    INKWELL_CHECK(plain_[i] || !biases_[i], "DecodeStack: the pair and block layouts take no bias");
 }
 
 void DecodeStack::set_lora(std::vector<at::Tensor> lora_a, std::vector<at::Tensor> lora_b,
@@ -54,7 +54,8 @@ void DecodeStack::set_lora(std::vector<at::Tensor> lora_a, std::vector<at::Tenso
 
 // in [T, K] -> [T, N] as engine/packed_linear.py's PackedLinear computes it.
 at::Tensor DecodeStack::linear(const at::Tensor& in, size_t index) const {
-  if (!plain_[index]) return pair_linear(in, packed_[index]);
+  if (!plain_[index])  // Inkwell's own layouts: pair (bf16), block (fp32)
+    return in.scalar_type() == at::kBFloat16 ? pair_linear(in, packed_[index]) : block_linear(in, packed_[index]);
   if (in.size(0) < min_packed_rows_) return at::linear(in, *plain_[index], biases_[index]);
   return onednn_linear(in, packed_[index], biases_[index]);
 }

@@ -1,6 +1,7 @@
 // A decode step through every decoder layer in one call (decode_stack.cpp): the same kernels in the same
-// order as engine/cpu_layers.py's FusedDecoderLayer (each projection on the pair GEMM, pair_gemm.cpp, or on
-// oneDNN's packed matmul as engine/packed_linear.py runs it), without a Python call between them.
+// order as engine/cpu_layers.py's FusedDecoderLayer (each projection on the bf16 pair GEMM, pair_gemm.cpp, the
+// fp32 block GEMM, block_gemm.cpp, or oneDNN's packed matmul as engine/packed_linear.py runs it), without a
+// Python call between them.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -14,7 +15,8 @@ namespace inkwell {
 class DecodeStack {
  public:
   // Per layer, in order: norms [input, post-attention] ([hidden] each); for each of [qkv, o, gate_up, down]
-  // its packed weight, and either no plain weight (the pair layout [N/16, K/2, 32]) or its plain [out, in]
+  // its packed weight, and either no plain weight (Inkwell's own layouts: bf16 pairs [N/16, K/2, 32], fp32
+  // blocks [N/16, K, 16]) or its plain [out, in]
   // weight (a oneDNN-packed one, taken from min_packed_rows rows up; below, the plain weight), and its
   // bias or none; caches [k [blocks, KVH, D, bs], v [blocks, KVH, bs, D]]; cos_sin [positions, D] fp32.
   DecodeStack(std::vector<at::Tensor> norms, std::vector<at::Tensor> packed,

@@ -22,5 +22,7 @@ void add_lora(at::Tensor y, at::Tensor x, at::Tensor lora_a, at::Tensor lora_b, 
 void argmax_rows(at::Tensor out, at::Tensor logits);
 bool has_pair_gemm();
 at::Tensor pair_linear(at::Tensor x, at::Tensor wp);
+bool has_block_gemm();
+at::Tensor block_linear(at::Tensor x, at::Tensor wp);
 
 }  // namespace inkwell

@@ -1,0 +1,48 @@
+"""The fp32 block-layout linear (kernels/cpu/block_gemm.cpp) against torch's fp32 matmul, on AVX-512 hosts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kernels.block_gemm import available, block_linear, block_weight
+from kernels.cpu_ext import cpu_ops
+
+ops = cpu_ops()
+pytestmark = pytest.mark.skipif(not available(), reason="the block kernel runs only on AVX-512 hosts")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("rows", [1, 2, 13, 14, 15, 16, 29, 130])
+@pytest.mark.parametrize(("n", "k"), [(16, 1), (48, 7), (208, 64), (960, 576), (576, 1536)])
+def test_equals_torch_matmul(rows: int, n: int, k: int, threads: int) -> None:
+    """Passes of 14 rows and their remainders; pairs of column blocks and an odd block left after them;
+    runs of four pairs split between threads."""
+    torch.manual_seed(rows * n + k)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x, w = torch.randn(rows, k), torch.randn(n, k)
+        y = block_linear(x, block_weight(w))
+    finally:
+        torch.set_num_threads(before)
+    ref = (x.double() @ w.double().T).float()  # [rows, n]
+    torch.testing.assert_close(y, ref, atol=1e-5 * k**0.5, rtol=1e-5)
+
+
+def test_non_contiguous_rows_are_read_in_order() -> None:
+    x, w = torch.randn(8, 64), torch.randn(32, 64)
+    torch.testing.assert_close(block_linear(x[::2], block_weight(w)), block_linear(x[::2].contiguous(), block_weight(w)))
+
+
+def test_weights_it_cannot_take() -> None:
+    assert block_weight(torch.randn(16, 8).bfloat16()) is None  # bf16: the pair kernel's
+    assert block_weight(torch.randn(24, 8)) is None  # N not a multiple of 16
+
+
+def test_bad_shapes_are_refused() -> None:
+    packed = block_weight(torch.randn(32, 64))
+    with pytest.raises(RuntimeError, match="block_linear shapes"):
+        ops.block_linear(torch.randn(2, 60), packed)
+    with pytest.raises(RuntimeError, match="float32"):
+        ops.block_linear(torch.randn(2, 64).bfloat16(), packed)
