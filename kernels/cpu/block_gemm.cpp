@@ -99,8 +99,10 @@ at::Tensor block_linear(at::Tensor x, at::Tensor wp) {
   float* const xts = xt.data();  // (the threads below have thread_locals of their own)
   float* out = data<float>(y);
   const float *in = data<float>(rows), *w = data<float>(wp);
-  for (int64_t p = 0; p < passes; ++p)
-    transpose_rows(xts + p * k * kLane, in, k, p * kRowTile, std::min(kRowTile, m - p * kRowTile));
+  at::parallel_for(0, passes, 4, [&](int64_t begin, int64_t end) {  // 512 rows: ~0.3-0.8 ms serial
+    for (int64_t p = begin; p < end; ++p)
+      transpose_rows(xts + p * k * kLane, in, k, p * kRowTile, std::min(kRowTile, m - p * kRowTile));
+  });
   at::parallel_for(0, groups, 2, [&](int64_t begin, int64_t end) {
     for (int64_t g0 = begin; g0 < end; g0 += kGroupRun)  // a run of groups' weights stays in L2 over the passes
       for (int64_t p = 0; p < passes; ++p)
