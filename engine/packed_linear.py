@@ -1,4 +1,4 @@
-"""A CPU speed-up applied after loading: linears whose forward uses oneDNN-prepacked weights.
+"""A CPU speed-up applied after loading: linears whose forward uses prepacked weights (oneDNN's or Inkwell's own).
 
 From two rows up a prepacked weight runs the matmul faster than ``F.linear``'s path on the plain
 ``[out, in]`` layout (measured at 1 thread, AVX2: ~10-40 % for 16-row decode batches, ~10 % for
