@@ -31,8 +31,8 @@ def test_equals_torch_matmul(rows: int, n: int, k: int, threads: int) -> None:
 
 
 def test_non_contiguous_rows_are_read_in_order() -> None:
-    x, w = torch.randn(8, 64), torch.randn(32, 64)
-    torch.testing.assert_close(block_linear(x[::2], block_weight(w)), block_linear(x[::2].contiguous(), block_weight(w)))
+    x, packed = torch.randn(8, 64), block_weight(torch.randn(32, 64))
+    torch.testing.assert_close(block_linear(x[::2], packed), block_linear(x[::2].contiguous(), packed))
 
 
 def test_weights_it_cannot_take() -> None:
