@@ -4,8 +4,8 @@
 of the fused layers (engine/cpu_layers.py) is a packed linear (engine/packed_linear.py: the bf16 pair GEMM, the
 fp32 block GEMM, or oneDNN's packed matmul). A step with decode rows only then runs
 ``kernels/cpu/decode_stack.cpp``: the same kernels in the same order as the fused layers, so the result is
-bit-identical, with no Python between them (a decode step of SmolLM2's 30 layers made ~500 Python calls). Steps with a prefill, and LoRA steps
-with long runs, take the fused layers as before.
+bit-identical, with no Python between them (a decode step of SmolLM2's 30 layers made ~500 Python calls).
+Steps with a prefill, and LoRA steps with long runs, take the fused layers as before.
 """
 
 from __future__ import annotations
