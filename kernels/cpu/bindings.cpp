@@ -9,12 +9,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("add_rms_norm", &inkwell::add_rms_norm, "residual += delta; out = rms_norm(residual) * weight");
   m.def("rope_and_store_kv", &inkwell::rope_and_store_kv, "rotate q/k of qkv in place, write k/v to the cache");
   m.def("silu_and_mul", &inkwell::silu_and_mul, "out = silu(gate) * up");
-  m.def("paged_row_attention", &inkwell::paged_row_attention, "attention over the paged KV cache, one query row at a time");
+  m.def("paged_row_attention", &inkwell::paged_row_attention, "paged KV-cache attention, one query row at a time");
   m.def("add_lora", &inkwell::add_lora, "y += every entry's LoRA delta (fused shrink + expand)");
   m.def("has_pair_gemm", &inkwell::has_pair_gemm, "whether pair_linear is built (AVX512-BF16 hosts)");
   m.def("pair_linear", &inkwell::pair_linear, "y = x @ W^T for bf16 decode batches, W packed as [N/16, K/2, 32]");
   m.def("has_block_gemm", &inkwell::has_block_gemm, "whether block_linear is built (AVX-512 hosts)");
-  m.def("block_linear", &inkwell::block_linear, "y = x @ W^T for fp32 decode batches, W packed as [N/16, K, 16]");
+  m.def("block_linear", &inkwell::block_linear, "y = x @ W^T for fp32 rows, W packed as [N/16, K, 16]");
   py::class_<inkwell::DecodeStack>(m, "DecodeStack", py::module_local(),  // local: two builds load side by side
                                    "every decoder layer of a decode step in one call")
       .def(py::init<std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<std::optional<at::Tensor>>,

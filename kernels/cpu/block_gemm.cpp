@@ -28,7 +28,7 @@ constexpr int64_t kLane = 16;      // x^T's row stride: one k's rows in one 64-b
 constexpr int64_t kRowTile = 14;   // rows per pass: 14 x 2 accumulators, 2 weight registers (of 32)
 constexpr int64_t kBlockTile = 2;  // blocks per tile: each broadcast of x feeds two FMAs
 constexpr int64_t kAhead = 64;     // weight lines prefetched ahead on each block's stream
-constexpr int64_t kGroupRun = 4;      // block pairs whose weights every pass reads before the next run
+constexpr int64_t kGroupRun = 4;   // block pairs whose weights every pass reads before the next run
 
 // y[rows, blocks] for R rows of xt [K, 16] (row r in lane r of each k's line) and CB blocks of weights from w
 // (block c at w + c * K * 16): R x CB accumulators, each weight line loaded once for the R rows.

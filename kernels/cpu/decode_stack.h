@@ -16,9 +16,9 @@ class DecodeStack {
  public:
   // Per layer, in order: norms [input, post-attention] ([hidden] each); for each of [qkv, o, gate_up, down]
   // its packed weight, and either no plain weight (Inkwell's own layouts: bf16 pairs [N/16, K/2, 32], fp32
-  // blocks [N/16, K, 16]) or its plain [out, in]
-  // weight (a oneDNN-packed one, taken from min_packed_rows rows up; below, the plain weight), and its
-  // bias or none; caches [k [blocks, KVH, D, bs], v [blocks, KVH, bs, D]]; cos_sin [positions, D] fp32.
+  // blocks [N/16, K, 16]) or its plain [out, in] weight (a oneDNN-packed one, taken from min_packed_rows rows
+  // up; below, the plain weight), and its bias or none; caches [k [blocks, KVH, D, bs], v [blocks, KVH, bs,
+  // D]]; cos_sin [positions, D] fp32.
   DecodeStack(std::vector<at::Tensor> norms, std::vector<at::Tensor> packed,
               std::vector<std::optional<at::Tensor>> plain, std::vector<std::optional<at::Tensor>> biases,
               std::vector<at::Tensor> caches, at::Tensor cos_sin, int64_t num_heads, int64_t num_kv_heads,
