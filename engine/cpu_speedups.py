@@ -13,19 +13,22 @@ import torch
 from engine.cpu_layers import fuse_layers
 from engine.decode_stack import stack_decode_layers
 from engine.model import Transformer
-from engine.packed_linear import pack_linears
+from engine.packed_linear import PackedLinear, pack_linears
+from kernels import pair_gemm
 from kernels.cpu_ext import cpu_ops, fast_bf16_flag
 
 log = logging.getLogger(__name__)
 
 
 def speed_up_cpu(model: Transformer, requested_dtype: str) -> None:
-    """Pack the linears for oneDNN and fuse the decoder layers onto the C++ kernels; log what was chosen."""
+    """Pack the linears (oneDNN or Inkwell's own layouts, the bf16 tile tuned to this host) and fuse the decoder
+    layers onto the C++ kernels; log what was chosen."""
     weight = model.embed_tokens.weight
     if weight.device.type != "cpu":
         return
     _log_dtype(weight.dtype, requested_dtype)
     packed = pack_linears(model)
+    _tune_pair_tile(model)
     ops = cpu_ops()
     fused = fuse_layers(model, ops)
     stacked = stack_decode_layers(model, ops)
@@ -40,3 +43,13 @@ def _log_dtype(dtype: torch.dtype, requested: str) -> None:
                  f"this CPU has {flag}" if flag else "no AMX / AVX-512 BF16 on this CPU")
     elif dtype == torch.bfloat16 and flag is None:
         log.warning("bfloat16 on a CPU without AMX or AVX-512 BF16 is slow (~3x float32): prefer float32")
+
+
+def _tune_pair_tile(model: Transformer) -> None:
+    """Pick this host's faster tile for the bf16 pair-layout linears (``kernels.pair_gemm.tune``), if any."""
+    weights = [m.own for m in model.modules()
+               if isinstance(m, PackedLinear) and m.own is not None and m.own.dtype == torch.bfloat16]
+    if weights:
+        tile, best = pair_gemm.tune(weights)
+        log.info("bf16 linears: tile %s (%d rows through every weight: %s)", tile, pair_gemm.TUNE_ROWS,
+                 ", ".join(f"{name} {seconds * 1e3:.1f} ms" for name, seconds in best.items()))

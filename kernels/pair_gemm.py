@@ -4,17 +4,28 @@ On a CPU with AVX512-BF16 the compiled kernels include ``pair_linear``, which mu
 weight packed as ``[N/16, K/2, 32]`` (16 output columns x 2 k per 64-byte line) with ``vdpbf16ps``.
 Where the CPU has AMX, oneDNN's tiles are the faster path, and on AVX2 there is no such instruction:
 there ``pair_weight`` returns ``None`` and the linear keeps oneDNN's packed path.
+
+The kernel has two tiles whose results agree bit for bit (each output sums its k pairs in one order):
+4 rows x 6 column blocks, and 8 x 3 from 8 rows up. Which is faster differs between hosts (4 x 6 by ~10 %
+on a Zen 5 host, 8 x 3 by ~8 % on a Zen 4 one, 16 rows from memory: PERFORMANCE.md, fifteenth pass), so
+:func:`tune` times both on the model's own weights once it is packed and keeps the faster.
 """
 
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Sequence
 
 import torch
 
 from kernels.cpu_ext import cpu_ops, fast_bf16_flag
 
 COLUMNS = 16  # output columns per packed block
+TILES = ("4x6", "8x3")  # set_pair_tile's 0 and 1
+TUNE_ROWS = 16  # a decode batch: where the tiles differ
+TUNE_ROUNDS = 5  # passes over the weights per tile, alternated; the best counts
+TUNE_MARGIN = 0.03  # 8 x 3 must be this much faster to replace the default
 
 
 @functools.cache
@@ -37,3 +48,25 @@ def pair_weight(weight: torch.Tensor) -> torch.Tensor | None:
 def pair_linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
     """``x [M, K] @ W^T`` -> a new ``[M, N]`` bf16 tensor, with ``packed = pair_weight(W)``."""
     return cpu_ops().pair_linear(x, packed)
+
+
+def set_tile(tile: str) -> None:
+    """Make ``pair_linear`` use ``tile`` (one of ``TILES``) from 8 rows up, process-wide."""
+    cpu_ops().set_pair_tile(TILES.index(tile))
+
+
+def tune(weights: Sequence[torch.Tensor]) -> tuple[str, dict[str, float]]:
+    """Time ``TUNE_ROWS`` rows through every packed weight (``pair_weight`` results) with each tile, alternated,
+    set the faster (4 x 6 unless 8 x 3 wins by ``TUNE_MARGIN``) and return it with each tile's best seconds a pass."""
+    inputs = {w.shape[1]: torch.randn(TUNE_ROWS, 2 * w.shape[1], dtype=torch.bfloat16) for w in weights}
+    best = dict.fromkeys(TILES, float("inf"))
+    for _ in range(TUNE_ROUNDS):
+        for tile in TILES:
+            set_tile(tile)
+            start = time.perf_counter()
+            for w in weights:
+                pair_linear(inputs[w.shape[1]], w)
+            best[tile] = min(best[tile], time.perf_counter() - start)
+    chosen = TILES[1] if best[TILES[1]] < (1 - TUNE_MARGIN) * best[TILES[0]] else TILES[0]
+    set_tile(chosen)
+    return chosen, best

@@ -13,6 +13,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("add_lora", &inkwell::add_lora, "y += every entry's LoRA delta (fused shrink + expand)");
   m.def("has_pair_gemm", &inkwell::has_pair_gemm, "whether pair_linear is built (AVX512-BF16 hosts)");
   m.def("pair_linear", &inkwell::pair_linear, "y = x @ W^T for bf16 decode batches, W packed as [N/16, K/2, 32]");
+  m.def("set_pair_tile", &inkwell::set_pair_tile, "pair_linear's tile from 8 rows up: 0 = 4 x 6, 1 = 8 x 3");
   m.def("has_block_gemm", &inkwell::has_block_gemm, "whether block_linear is built (AVX-512 hosts)");
   m.def("block_linear", &inkwell::block_linear, "y = x @ W^T for fp32 rows, W packed as [N/16, K, 16]");
   py::class_<inkwell::DecodeStack>(m, "DecodeStack", py::module_local(),  // local: two builds load side by side

@@ -22,6 +22,7 @@ void add_lora(at::Tensor y, at::Tensor x, at::Tensor lora_a, at::Tensor lora_b, 
 void argmax_rows(at::Tensor out, at::Tensor logits);
 bool has_pair_gemm();
 at::Tensor pair_linear(at::Tensor x, at::Tensor wp);
+void set_pair_tile(int64_t tile);
 bool has_block_gemm();
 at::Tensor block_linear(at::Tensor x, at::Tensor wp);
 

@@ -4,17 +4,21 @@
 // runs at about half of their vdpbf16ps rate. Here the weights are packed once as [N/16, K/2, 16, 2]:
 // for a block of 16 output columns and a pair of k, one 64-byte load holds the 16 columns' two weights,
 // and one vdpbf16ps adds x[m, k] * w[n, k] + x[m, k+1] * w[n, k+1] to 16 fp32 lanes; x[m, k:k+2] is one
-// 32-bit broadcast (a row of x is already in pair order). A tile is 4 rows x 6 column blocks: 24
-// accumulators in registers, each weight load feeding 4 rows and each broadcast 6 blocks. Threads take
-// whole groups of 6 blocks; a group's weights stream from memory once and are re-read from L2 for the
-// next 4 rows. Measured faster than oneDNN's packed path from 2 to 512 rows, and than F.linear at one
-// (docs/PERFORMANCE.md, tenth pass). Results are rounded to bf16 (to nearest even) once, at the end.
+// 32-bit broadcast (a row of x is already in pair order). A tile is R rows x CB column blocks: R x CB
+// accumulators in registers, each weight load feeding R rows and each broadcast CB blocks. Threads take
+// whole groups of CB blocks; a group's weights stream from memory once and are re-read from L2 for the
+// next R rows. Two tiles, chosen per host (kernels/pair_gemm.py: tune): 4 x 6 (the faster on a Zen 5 host)
+// and 8 x 3 for 8 rows and more (the faster at 16 rows from memory on a Zen 4 host: half the passes over
+// a group); every output element sums its k pairs in the same order in both, so they agree bit for bit.
+// Measured faster than oneDNN's packed path from 2 to 512 rows, and than F.linear at one (docs/PERFORMANCE.md,
+// tenth and fifteenth passes). Results are rounded to bf16 (to nearest even) once, at the end.
 #include "common.h"
 
 #if defined(__AVX512BF16__)
 #include <immintrin.h>
 
 #include <array>
+#include <atomic>
 #include <utility>
 #endif
 
@@ -23,10 +27,11 @@ namespace inkwell {
 #if defined(__AVX512BF16__)
 namespace {
 
-constexpr int64_t kCols = 16;      // output columns per block (fp32 lanes of a zmm register)
-constexpr int64_t kRowTile = 4;    // rows of x per pass over the blocks' weights
-constexpr int64_t kBlockTile = 6;  // column blocks per pass: 4 x 6 accumulators (measured best of 16x1 .. 2x8)
-constexpr int64_t kAhead = 16;     // k pairs (64-byte lines) prefetched ahead on the weight stream
+constexpr int64_t kCols = 16;   // output columns per block (fp32 lanes of a zmm register)
+constexpr int64_t kAhead = 16;  // k pairs (64-byte lines) prefetched ahead on the weight stream
+constexpr int64_t kTallRows = 8;  // row counts from this up may take the 8 x 3 tile (below it: 4 x 6 always)
+
+std::atomic<int64_t> g_tile{0};  // 0: 4 x 6, 1: 8 x 3 from kTallRows rows (set_pair_tile)
 
 struct Shape {
   int64_t rows, pairs, blocks;  // M, K / 2, N / 16
@@ -67,8 +72,25 @@ constexpr std::array<TileFn, sizeof...(R)> tile_table(std::index_sequence<R...>)
   return {&tile<static_cast<int>(R) + 1, CB>...};
 }
 
-constexpr auto kWide = tile_table<kBlockTile>(std::make_index_sequence<kRowTile>{});  // kWide[R - 1]: R rows
-constexpr auto kNarrow = tile_table<1>(std::make_index_sequence<kRowTile>{});          // one block
+// y = x @ W^T on RT x CB tiles: threads take groups of CB blocks, each group passes over the rows RT at a
+// time (the last pass and the last group: fewer).
+template <int RT, int CB>
+void run_tiles(bf16* out, const bf16* in, const bf16* w, const Shape& s) {
+  static constexpr auto wide = tile_table<CB>(std::make_index_sequence<RT>{});  // wide[R - 1]: R rows
+  static constexpr auto narrow = tile_table<1>(std::make_index_sequence<RT>{});  // one block
+  const int64_t groups = (s.blocks + CB - 1) / CB;
+  at::parallel_for(0, groups, 2, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g)
+      for (int64_t row0 = 0; row0 < s.rows; row0 += RT) {
+        const int64_t r = std::min<int64_t>(RT, s.rows - row0) - 1;  // the tile's rows - 1: its table entry
+        if ((g + 1) * CB <= s.blocks) {
+          wide[r](out, in, w, s, row0, g * CB);
+        } else {
+          for (int64_t block = g * CB; block < s.blocks; ++block) narrow[r](out, in, w, s, row0, block);
+        }
+      }
+  });
+}
 
 }  // namespace
 #endif
@@ -96,22 +118,24 @@ at::Tensor pair_linear(at::Tensor x, at::Tensor wp) {
   at::Tensor y = at::empty({s.rows, s.blocks * kCols}, x.options());
   bf16* out = data<bf16>(y);
   const bf16 *in = data<bf16>(rows), *w = data<bf16>(wp);
-  const int64_t groups = (s.blocks + kBlockTile - 1) / kBlockTile;  // kBlockTile blocks each (the last: fewer)
-  at::parallel_for(0, groups, 2, [&](int64_t begin, int64_t end) {
-    for (int64_t g = begin; g < end; ++g)
-      for (int64_t row0 = 0; row0 < s.rows; row0 += kRowTile) {
-        const int64_t r = std::min(kRowTile, s.rows - row0) - 1;  // the tile's rows - 1: its table entry
-        if ((g + 1) * kBlockTile <= s.blocks) {
-          kWide[r](out, in, w, s, row0, g * kBlockTile);
-        } else {
-          for (int64_t block = g * kBlockTile; block < s.blocks; ++block) kNarrow[r](out, in, w, s, row0, block);
-        }
-      }
-  });
+  if (s.rows >= kTallRows && g_tile.load(std::memory_order_relaxed) == 1) {
+    run_tiles<8, 3>(out, in, w, s);
+  } else {
+    run_tiles<4, 6>(out, in, w, s);
+  }
   return y;
 #else
   INKWELL_CHECK(false, "pair_linear needs a build on a CPU with AVX512-BF16");
   return x;
+#endif
+}
+
+// Which tile pair_linear uses from 8 rows up: 0 for 4 x 6, 1 for 8 x 3 (bit-identical results; see the file
+// comment). Process-wide; no-op where the kernel is not built.
+void set_pair_tile(int64_t tile) {
+  INKWELL_CHECK(tile == 0 || tile == 1, "pair tile must be 0 (4 x 6) or 1 (8 x 3), got ", tile);
+#if defined(__AVX512BF16__)
+  g_tile.store(tile, std::memory_order_relaxed);
 #endif
 }
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
 from kernels.cpu_ext import cpu_ops
-from kernels.pair_gemm import available, pair_linear, pair_weight
+from kernels.pair_gemm import TILES, available, pair_linear, pair_weight, set_tile, tune
 
 ops = cpu_ops()
 pytestmark = pytest.mark.skipif(not available(), reason="the pair kernel runs only on AVX512-BF16 hosts without AMX")
@@ -15,11 +17,19 @@ pytestmark = pytest.mark.skipif(not available(), reason="the pair kernel runs on
 TOL = 2**-7
 
 
+@pytest.fixture(params=TILES)
+def tile(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each of the kernel's tiles in turn; the default (4 x 6) is set again afterwards."""
+    set_tile(request.param)
+    yield request.param
+    set_tile(TILES[0])
+
+
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("rows", [1, 3, 4, 5, 16, 17, 33, 130])
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 8, 11, 16, 17, 33, 130])
 @pytest.mark.parametrize(("n", "k"), [(16, 2), (112, 34), (208, 64), (960, 576), (576, 1536)])
-def test_equals_an_fp32_matmul(rows: int, n: int, k: int, threads: int) -> None:
-    """Row tiles of 4 and their remainders; groups of 6 column blocks and the blocks left after them."""
+def test_equals_an_fp32_matmul(rows: int, n: int, k: int, threads: int, tile: str) -> None:
+    """Row tiles of 4 (or 8) and their remainders; groups of 6 (or 3) column blocks and the blocks left after."""
     torch.manual_seed(rows * n + k)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -30,6 +40,33 @@ def test_equals_an_fp32_matmul(rows: int, n: int, k: int, threads: int) -> None:
         torch.set_num_threads(before)
     ref = (x.float() @ w.float().T).bfloat16().float()  # [rows, n]
     assert ((y - ref).abs() / (ref.abs() + 1)).max() <= TOL
+
+
+@pytest.mark.parametrize("rows", [7, 8, 16, 21, 64])
+def test_the_tiles_agree_bit_for_bit(rows: int) -> None:
+    """What makes tuning safe: each output sums its k pairs in the same order whatever the tile."""
+    torch.manual_seed(rows)
+    x, packed = torch.randn(rows, 576).bfloat16(), pair_weight(torch.randn(1104, 576).bfloat16())
+    outputs = []
+    for name in TILES:
+        set_tile(name)
+        outputs.append(pair_linear(x, packed))
+    set_tile(TILES[0])
+    assert torch.equal(outputs[0], outputs[1])
+
+
+def test_tune_sets_one_of_the_tiles_and_reports_both() -> None:
+    weights = [pair_weight(torch.randn(n, k).bfloat16()) for n, k in [(960, 576), (576, 1536)]]
+    chosen, best = tune(weights)
+    set_tile(TILES[0])
+    assert chosen in TILES and set(best) == set(TILES) and all(0 < seconds < 1 for seconds in best.values())
+
+
+def test_an_unknown_tile_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="pair tile"):
+        ops.set_pair_tile(2)
+    with pytest.raises(ValueError):
+        set_tile("16x1")
 
 
 def test_non_contiguous_rows_are_read_in_order() -> None:
