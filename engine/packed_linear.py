@@ -6,7 +6,8 @@ From two rows up a prepacked weight runs the matmul faster than ``F.linear``'s p
 for one row the plain path is faster, so it is kept there. float32 always packs; bfloat16 packs where
 oneDNN supports bf16 on this CPU (``torch.ops.mkldnn._is_mkldnn_bf16_supported``). On a CPU with
 AVX512-BF16 but no AMX, a bias-free bf16 linear takes Inkwell's pair-layout kernel instead, for every row
-count (``kernels.pair_gemm``: 1.25-1.57x oneDNN from 2 to 512 rows, 3.5x ``F.linear`` at one; PERFORMANCE.md), and
+count (``kernels.pair_gemm``: 1.25-1.57x oneDNN from 2 to 512 rows on a Zen 5 host, 1.02-1.14x on a Zen 4
+one, 3.5x ``F.linear`` at one; PERFORMANCE.md), and
 on AVX-512 a bias-free fp32 linear takes its block-layout kernel (``kernels.block_gemm``: 1.2-1.3x oneDNN on
 16-row decode batches, a tie on 512-row chunks). These two are Inkwell's own layouts (``own``). The
 module stays an ``nn.Linear`` (same ``weight``/``bias``), so wrappers such as LoRA can treat it as the base.
