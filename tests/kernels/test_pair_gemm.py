@@ -57,9 +57,11 @@ def test_the_tiles_agree_bit_for_bit(rows: int) -> None:
 
 def test_tune_sets_one_of_the_tiles_and_reports_both() -> None:
     weights = [pair_weight(torch.randn(n, k).bfloat16()) for n, k in [(960, 576), (576, 1536)]]
+    state = torch.get_rng_state()
     chosen, best = tune(weights)
     set_tile(TILES[0])
     assert chosen in TILES and set(best) == set(TILES) and all(0 < seconds < 1 for seconds in best.values())
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left as it was
 
 
 def test_an_unknown_tile_is_refused() -> None:
