@@ -51,5 +51,5 @@ def _tune_pair_tile(model: Transformer) -> None:
                if isinstance(m, PackedLinear) and m.own is not None and m.own.dtype == torch.bfloat16]
     if weights:
         tile, best = pair_gemm.tune(weights)
-        log.info("bf16 linears: tile %s (%d rows through every weight: %s)", tile, pair_gemm.TUNE_ROWS,
+        log.info("bf16 linears: tile %s (%d rows through the weights: %s)", tile, pair_gemm.TUNE_ROWS,
                  ", ".join(f"{name} {seconds * 1e3:.1f} ms" for name, seconds in best.items()))

@@ -26,6 +26,7 @@ TILES = ("4x6", "8x3")  # set_pair_tile's 0 and 1
 TUNE_ROWS = 16  # a decode batch: where the tiles differ
 TUNE_ROUNDS = 5  # passes over the weights per tile, alternated; the best counts
 TUNE_MARGIN = 0.03  # 8 x 3 must be this much faster to replace the default
+TUNE_BYTES = 128 << 20  # weights timed: well past an L3, so read from memory as in decode; bounded for big models
 
 
 @functools.cache
@@ -56,8 +57,10 @@ def set_tile(tile: str) -> None:
 
 
 def tune(weights: Sequence[torch.Tensor]) -> tuple[str, dict[str, float]]:
-    """Time ``TUNE_ROWS`` rows through every packed weight (``pair_weight`` results) with each tile, alternated,
-    set the faster (4 x 6 unless 8 x 3 wins by ``TUNE_MARGIN``) and return it with each tile's best seconds a pass."""
+    """Time ``TUNE_ROWS`` rows through the packed weights (``pair_weight`` results; the first ``TUNE_BYTES`` of
+    them) with each tile, alternated, set the faster (4 x 6 unless 8 x 3 wins by ``TUNE_MARGIN``) and return it
+    with each tile's best seconds a pass."""
+    weights = _first_bytes(weights, TUNE_BYTES)
     rng = torch.Generator().manual_seed(0)  # leaves the global RNG as it was
     inputs = {w.shape[1]: torch.randn(TUNE_ROWS, 2 * w.shape[1], generator=rng).bfloat16() for w in weights}
     best = dict.fromkeys(TILES, float("inf"))
@@ -71,3 +74,14 @@ def tune(weights: Sequence[torch.Tensor]) -> tuple[str, dict[str, float]]:
     chosen = TILES[1] if best[TILES[1]] < (1 - TUNE_MARGIN) * best[TILES[0]] else TILES[0]
     set_tile(chosen)
     return chosen, best
+
+
+def _first_bytes(weights: Sequence[torch.Tensor], budget: int) -> list[torch.Tensor]:
+    """The leading weights whose bytes first reach ``budget`` (all of them when they hold less)."""
+    chosen, total = [], 0
+    for w in weights:
+        if total >= budget:
+            break
+        chosen.append(w)
+        total += w.numel() * w.element_size()
+    return chosen
