@@ -196,7 +196,7 @@ def report(args: argparse.Namespace, dtype: torch.dtype, chosen: dict[str, Syste
         hot = time_case(step, cached(layers, args.layers), {"kernel": chosen["kernel"]}, args.repeats)["kernel"]
         moved = adapter_bytes(case, layers)
         extra = (best["kernel"] - hot) * len(layers)  # seconds a step beyond the cached stacks
-        rate = f"{moved / extra / 1e9:.1f}" if extra > 0 else "-"
+        rate = f"{moved / extra / 1e9:.3g}" if extra > 0 else "-"  # 3 significant digits: never a bare 0.0
         print(f"| {case} | {times} | {ratios} | {worst:.1e} | {1e6 * hot:.1f} | {moved / 1e6:.2f} | {rate} |",
               flush=True)
 
