@@ -10,8 +10,12 @@
 namespace inkwell {
 namespace {
 
-// Rows per parallel task: about 32k elements, so decode-sized batches stay on one thread.
-inline int64_t row_grain(int64_t dim) { return std::max<int64_t>(1, 32768 / dim); }
+// Rows per parallel task: about 4k elements, so a decode batch's rows are split between the threads too.
+// Each thread of the GEMM before wrote its own columns of every row, so one thread reading all of them
+// waits on the other cores' caches: at 16 rows x 576 (SmolLM2, bf16, 2 threads) the norms, rope and
+// SiLU x up of a step took 1.2-1.7 ms on one thread (32k elements a task) and 0.8-1.2 split (PERFORMANCE.md,
+// sixteenth pass).
+inline int64_t row_grain(int64_t dim) { return std::max<int64_t>(1, 4096 / dim); }
 
 // out[t] = w * round(x[t] / rms(x[t])); when `residual` is given, first residual[t] = round(residual[t] + x[t])
 // and the norm reads the new residual.

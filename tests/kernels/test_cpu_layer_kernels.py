@@ -25,9 +25,18 @@ def _rand(*shape: int, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)).to(dtype)
 
 
+@pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
+def threads(request: pytest.FixtureRequest):
+    """Run the test at this many torch threads (the kernels split their rows, or their work by cost, between them)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rows", [1, 16, 300])
-def test_rms_norm_matches_module(ops, dtype: torch.dtype, rows: int) -> None:
+def test_rms_norm_matches_module(ops, threads: int, dtype: torch.dtype, rows: int) -> None:
     norm = RMSNorm(96, 1e-5).to(dtype)
     norm.weight.data = _rand(96, dtype=dtype, seed=1)
     x = _rand(rows, 96, dtype=dtype)
@@ -37,10 +46,10 @@ def test_rms_norm_matches_module(ops, dtype: torch.dtype, rows: int) -> None:
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_add_rms_norm_updates_the_residual(ops, dtype: torch.dtype) -> None:
+def test_add_rms_norm_updates_the_residual(ops, threads: int, dtype: torch.dtype) -> None:
     norm = RMSNorm(64, 1e-6).to(dtype)
     norm.weight.data = _rand(64, dtype=dtype, seed=2)
-    residual, delta = _rand(40, 64, dtype=dtype), _rand(40, 64, dtype=dtype, seed=3)
+    residual, delta = _rand(200, 64, dtype=dtype), _rand(200, 64, dtype=dtype, seed=3)  # several tasks of rows
     expected_residual = residual + delta
     out, got_residual = torch.empty_like(delta), residual.clone()
     ops.add_rms_norm(out, delta, got_residual, norm.weight.data, norm.eps)
@@ -72,10 +81,10 @@ def test_rope_and_kv_store_match_eager(ops, dtype: torch.dtype) -> None:
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_silu_and_mul(ops, dtype: torch.dtype) -> None:
-    gate_up = _rand(33, 2 * 80, dtype=dtype)
+def test_silu_and_mul(ops, threads: int, dtype: torch.dtype) -> None:
+    gate_up = _rand(133, 2 * 80, dtype=dtype)  # several tasks of rows
     gate, up = gate_up.chunk(2, dim=-1)
-    out = gate_up.new_empty(33, 80)
+    out = gate_up.new_empty(133, 80)
     ops.silu_and_mul(out, gate_up)
     torch.testing.assert_close(out, (torch.nn.functional.silu(gate.float()) * up.float()).to(dtype), **TOL[dtype])
 
@@ -117,15 +126,6 @@ def test_paged_row_attention_matches_sdpa(ops, dtype: torch.dtype, window: int, 
     out = torch.empty_like(q)
     ops.paged_row_attention(out, q, k_cache, v_cache, tables, torch.tensor(lens), 0.3, window)
     torch.testing.assert_close(out, expected.to(dtype), **TOL[dtype])
-
-
-@pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
-def threads(request: pytest.FixtureRequest):
-    """Run the test at this many torch threads (the kernels split their work by cost between them)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
