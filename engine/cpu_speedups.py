@@ -14,21 +14,21 @@ from engine.cpu_layers import fuse_layers
 from engine.decode_stack import stack_decode_layers
 from engine.model import Transformer
 from engine.packed_linear import PackedLinear, pack_linears
-from kernels import pair_gemm
+from kernels import block_gemm, pair_gemm, tile_tuning
 from kernels.cpu_ext import cpu_ops, fast_bf16_flag
 
 log = logging.getLogger(__name__)
 
 
 def speed_up_cpu(model: Transformer, requested_dtype: str) -> None:
-    """Pack the linears (oneDNN or Inkwell's own layouts, the bf16 tile tuned to this host) and fuse the decoder
+    """Pack the linears (oneDNN or Inkwell's own layouts, their tile tuned to this host) and fuse the decoder
     layers onto the C++ kernels; log what was chosen."""
     weight = model.embed_tokens.weight
     if weight.device.type != "cpu":
         return
     _log_dtype(weight.dtype, requested_dtype)
     packed = pack_linears(model)
-    _tune_pair_tile(model)
+    _tune_own_tile(model)
     ops = cpu_ops()
     fused = fuse_layers(model, ops)
     stacked = stack_decode_layers(model, ops)
@@ -45,11 +45,12 @@ def _log_dtype(dtype: torch.dtype, requested: str) -> None:
         log.warning("bfloat16 on a CPU without AMX or AVX-512 BF16 is slow (~3x float32): prefer float32")
 
 
-def _tune_pair_tile(model: Transformer) -> None:
-    """Pick this host's faster tile for the bf16 pair-layout linears (``kernels.pair_gemm.tune``), if any."""
-    weights = [m.own for m in model.modules()
-               if isinstance(m, PackedLinear) and m.own is not None and m.own.dtype == torch.bfloat16]
+def _tune_own_tile(model: Transformer) -> None:
+    """Pick this host's faster tile for the linears on Inkwell's own layouts (bf16 pair, fp32 block), if any."""
+    weights = [m.own for m in model.modules() if isinstance(m, PackedLinear) and m.own is not None]
     if weights:
-        tile, best = pair_gemm.tune(weights)
-        log.info("bf16 linears: tile %s (%d rows through the weights: %s)", tile, pair_gemm.TUNE_ROWS,
-                 ", ".join(f"{name} {seconds * 1e3:.1f} ms" for name, seconds in best.items()))
+        dtype = weights[0].dtype
+        kernel = pair_gemm if dtype == torch.bfloat16 else block_gemm
+        tile, best = kernel.tune([w for w in weights if w.dtype == dtype])
+        log.info("%s linears: tile %s (%d rows through the weights: %s)", str(dtype).removeprefix("torch."), tile,
+                 tile_tuning.TUNE_ROWS, ", ".join(f"{name} {seconds * 1e3:.1f} ms" for name, seconds in best.items()))

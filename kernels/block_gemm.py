@@ -4,17 +4,26 @@ On a CPU with AVX-512 the compiled kernels include ``block_linear``, which multi
 packed as ``[N/16, K, 16]`` (16 output columns of one k per 64-byte line). It reads a decode step's weights
 at 1.2-1.3x the rate of oneDNN's packed matmul and ties it on 512-row prefill chunks (PERFORMANCE.md,
 fourteenth pass). On AVX2 it is not built: ``block_weight`` returns ``None`` and the linear keeps oneDNN.
+
+The kernel has two tiles whose results agree bit for bit (each output sums its k in one order): 14 rows x 2
+column blocks and 16 x 1. Which is faster differs between hosts (16 x 1 by ~14 % at 16 rows from memory on
+a Zen 4 host, 14 x 2 on a Zen 5 one: PERFORMANCE.md, seventeenth pass), so :func:`tune` times both on the
+model's own weights once it is packed and keeps the faster (``kernels.tile_tuning``).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import torch
 
+from kernels import tile_tuning
 from kernels.cpu_ext import cpu_ops
+from kernels.tile_tuning import TiledKernel
 
 COLUMNS = 16  # output columns per packed block
+TILES = ("14x2", "16x1")  # set_block_tile's 0 and 1
 
 
 @functools.cache
@@ -36,3 +45,17 @@ def block_weight(weight: torch.Tensor) -> torch.Tensor | None:
 def block_linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
     """``x [M, K] @ W^T`` -> a new ``[M, N]`` fp32 tensor, with ``packed = block_weight(W)``."""
     return cpu_ops().block_linear(x, packed)
+
+
+def set_tile(tile: str) -> None:
+    """Make ``block_linear`` use ``tile`` (one of ``TILES``), process-wide."""
+    cpu_ops().set_block_tile(TILES.index(tile))
+
+
+KERNEL = TiledKernel(TILES, set_tile, block_linear, torch.float32, lambda packed: packed.shape[1])
+
+
+def tune(weights: Sequence[torch.Tensor]) -> tuple[str, dict[str, float]]:
+    """Select the faster tile for these packed weights (``block_weight`` results; ``kernels.tile_tuning.tune``)
+    and return it with each tile's best seconds a pass."""
+    return tile_tuning.tune(KERNEL, weights)

@@ -16,6 +16,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("set_pair_tile", &inkwell::set_pair_tile, "pair_linear's tile from 8 rows up: 0 = 4 x 6, 1 = 8 x 3");
   m.def("has_block_gemm", &inkwell::has_block_gemm, "whether block_linear is built (AVX-512 hosts)");
   m.def("block_linear", &inkwell::block_linear, "y = x @ W^T for fp32 rows, W packed as [N/16, K, 16]");
+  m.def("set_block_tile", &inkwell::set_block_tile, "block_linear's tile: 0 = 14 x 2, 1 = 16 x 1");
   py::class_<inkwell::DecodeStack>(m, "DecodeStack", py::module_local(),  // local: two builds load side by side
                                    "every decoder layer of a decode step in one call")
       .def(py::init<std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<std::optional<at::Tensor>>,

@@ -25,5 +25,6 @@ at::Tensor pair_linear(at::Tensor x, at::Tensor wp);
 void set_pair_tile(int64_t tile);
 bool has_block_gemm();
 at::Tensor block_linear(at::Tensor x, at::Tensor wp);
+void set_block_tile(int64_t tile);
 
 }  // namespace inkwell

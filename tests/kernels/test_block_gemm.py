@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
-from kernels.block_gemm import available, block_linear, block_weight
+from kernels.block_gemm import TILES, available, block_linear, block_weight, set_tile, tune
 from kernels.cpu_ext import cpu_ops
 
 ops = cpu_ops()
 pytestmark = pytest.mark.skipif(not available(), reason="the block kernel runs only on AVX-512 hosts")
 
 
+@pytest.fixture(params=TILES)
+def tile(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each of the kernel's tiles in turn; the default (14 x 2) is set again afterwards."""
+    set_tile(request.param)
+    yield request.param
+    set_tile(TILES[0])
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("rows", [1, 2, 13, 14, 15, 16, 29, 130])
+@pytest.mark.parametrize("rows", [1, 2, 13, 14, 15, 16, 17, 29, 33, 130])
 @pytest.mark.parametrize(("n", "k"), [(16, 1), (48, 7), (208, 64), (960, 576), (576, 1536)])
-def test_equals_torch_matmul(rows: int, n: int, k: int, threads: int) -> None:
-    """Passes of 14 rows and their remainders; pairs of column blocks and an odd block left after them;
-    runs of four pairs split between threads."""
+def test_equals_torch_matmul(rows: int, n: int, k: int, threads: int, tile: str) -> None:
+    """Passes of 14 (or 16) rows and their remainders; pairs of column blocks and an odd block left after them
+    (or single blocks); runs of eight blocks split between threads."""
     torch.manual_seed(rows * n + k)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -28,6 +38,36 @@ def test_equals_torch_matmul(rows: int, n: int, k: int, threads: int) -> None:
         torch.set_num_threads(before)
     ref = (x.double() @ w.double().T).float()  # [rows, n]
     torch.testing.assert_close(y, ref, atol=1e-5 * k**0.5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [5, 14, 16, 17, 30, 512])
+def test_the_tiles_agree_bit_for_bit(rows: int) -> None:
+    """What makes tuning safe: each output sums its k in the same order whatever the tile."""
+    torch.manual_seed(rows)
+    x, packed = torch.randn(rows, 576), block_weight(torch.randn(1104, 576))
+    outputs = []
+    for name in TILES:
+        set_tile(name)
+        outputs.append(block_linear(x, packed))
+    set_tile(TILES[0])
+    assert torch.equal(outputs[0], outputs[1])
+
+
+def test_tune_sets_one_of_the_tiles_and_reports_both() -> None:
+    weights = [block_weight(torch.randn(n, k)) for n, k in [(960, 576), (576, 1536)]]
+    chosen, best = tune(weights)
+    row = torch.randn(16, 576)
+    tuned = block_linear(row, weights[0])
+    set_tile(TILES[0])
+    assert chosen in TILES and set(best) == set(TILES) and all(0 < seconds < 1 for seconds in best.values())
+    assert torch.equal(tuned, block_linear(row, weights[0]))
+
+
+def test_an_unknown_tile_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="block tile"):
+        ops.set_block_tile(2)
+    with pytest.raises(ValueError):
+        set_tile("8x3")
 
 
 def test_non_contiguous_rows_are_read_in_order() -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kernels.cpu_ext import cpu_ops
-from kernels.pair_gemm import TILES, _first_bytes, available, pair_linear, pair_weight, set_tile, tune
+from kernels.pair_gemm import TILES, available, pair_linear, pair_weight, set_tile, tune
 
 ops = cpu_ops()
 pytestmark = pytest.mark.skipif(not available(), reason="the pair kernel runs only on AVX512-BF16 hosts without AMX")
@@ -62,13 +62,6 @@ def test_tune_sets_one_of_the_tiles_and_reports_both() -> None:
     set_tile(TILES[0])
     assert chosen in TILES and set(best) == set(TILES) and all(0 < seconds < 1 for seconds in best.values())
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left as it was
-
-
-def test_tune_times_a_bounded_prefix_of_the_weights() -> None:
-    weights = [torch.empty(64, 16, dtype=torch.bfloat16) for _ in range(5)]  # 2 KiB each
-    assert len(_first_bytes(weights, 4096)) == 2
-    assert len(_first_bytes(weights, 4097)) == 3
-    assert len(_first_bytes(weights, 1 << 20)) == 5
 
 
 def test_an_unknown_tile_is_refused() -> None:
