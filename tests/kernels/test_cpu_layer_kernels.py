@@ -112,11 +112,13 @@ def _visible(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Ten
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("window", [0, 5, 21])
 @pytest.mark.parametrize(("dim", "block_size"), [(32, 4), (64, 16), (128, 16)], ids=["generic", "d64", "d128"])
-@pytest.mark.parametrize(("heads", "kv_heads"), [(6, 2), (9, 1), (2, 2)], ids=["group3", "group9", "group1"])
-def test_paged_row_attention_matches_sdpa(ops, dtype: torch.dtype, window: int, dim: int, block_size: int,
-                                             heads: int, kv_heads: int) -> None:
+@pytest.mark.parametrize(("heads", "kv_heads"), [(6, 2), (9, 1), (2, 2), (9, 3)],
+                         ids=["group3", "group9", "group1", "group3-kv3"])
+def test_paged_row_attention_matches_sdpa(ops, threads: int, dtype: torch.dtype, window: int, dim: int,
+                                             block_size: int, heads: int, kv_heads: int) -> None:
     """Also the kernel's specialisations for block size 16 with head dim 64 / 128, whose query heads go
-    through in chunks (of up to 4 on AVX-512, 2 on AVX2): groups of 3, 9 (4 + 4 + 1) and 1 head."""
+    through in chunks (of up to 4 on AVX-512, 2 on AVX2): groups of 3, 9 (4 + 4 + 1) and 1 head. At 3
+    threads the split by cost ends shares inside a row, so a thread runs part of a row's KV heads."""
     lens = [1, 4, 5, 13, 40, 2, 33]
     k_cache, v_cache, tables = _paged_cache(lens, block_size, kv_heads, dim, dtype)
     q = _rand(len(lens), heads, dim, dtype=dtype, seed=8)
