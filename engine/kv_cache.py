@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from engine.huge_pages import huge_zeros
 from engine.model import ModelArgs, Transformer
 
 
@@ -36,8 +37,11 @@ def allocate_kv_cache(model: Transformer, num_blocks: int, block_size: int) -> t
     """
     args = model.args
     weight = model.embed_tokens.weight
-    cache = torch.zeros(args.num_layers, 2, num_blocks, args.num_kv_heads, block_size, args.head_dim,
-                        dtype=weight.dtype, device=weight.device)
+    shape = (args.num_layers, 2, num_blocks, args.num_kv_heads, block_size, args.head_dim)
+    if weight.device.type == "cpu":
+        cache = huge_zeros(shape, weight.dtype)  # read from memory every step: on huge pages
+    else:
+        cache = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
     for i, layer in enumerate(model.layers):
         layer.self_attn.k_cache = cache[i, 0].view(num_blocks, args.num_kv_heads, args.head_dim, block_size)
         layer.self_attn.v_cache = cache[i, 1]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.huge_pages import arena
 from kernels.block_gemm import block_linear, block_weight
 from kernels.pair_gemm import pair_linear, pair_weight
 
@@ -61,13 +62,17 @@ def can_pack(weight: torch.Tensor) -> bool:
 
 
 def pack_linears(model: nn.Module, batch_hint: int = 16) -> int:
-    """Replace every plain ``nn.Linear`` of ``model`` by a ``PackedLinear`` sharing its parameters."""
+    """Replace every plain ``nn.Linear`` of ``model`` by a ``PackedLinear`` sharing its parameters; the weights
+    in Inkwell's own layouts end up side by side on huge pages (``engine.huge_pages.arena``)."""
     count = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is nn.Linear and can_pack(child.weight):
                 setattr(parent, name, _packed_copy(child, batch_hint))
                 count += 1
+    owners = [m for m in model.modules() if isinstance(m, PackedLinear) and m.own is not None]
+    for module, own in zip(owners, arena([m.own for m in owners])):
+        module.own = own
     return count
 
 

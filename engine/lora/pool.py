@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from engine.config import DEFAULT_LORA_CACHE_MEMORY
+from engine.huge_pages import huge_zeros
 from engine.lora.host_cache import HostCache
 from engine.lora.loader import FUSED_TARGETS, BaseShapes, load_adapter
 from engine.lora.weights import AdapterError, LoadedAdapter
@@ -63,14 +64,14 @@ class AdapterPool:
         in_features = self.shapes.modules[targets[0]][0]
         out_features = sum(self.shapes.modules[t][1] for t in targets)
         layers, kw = self.shapes.num_layers, {"dtype": self.dtype, "device": self.device}
-        a = torch.zeros((layers, max_loras, len(targets) * self.max_rank, in_features), **kw)  # [L, S, n*R, in]
+        a_shape = (layers, max_loras, len(targets) * self.max_rank, in_features)  # [L, S, n*R, in]
         # b [L, S, N, R]; on CPU a transposed view of [L, S, R, N] storage, so the kernels' expand reads
         # row-major [R, N] blocks (kernel and torch path); the Triton kernels need [S, N, R] contiguous per layer.
-        if self.device.type == "cpu":
-            b = torch.zeros((layers, max_loras, self.max_rank, out_features), **kw).transpose(2, 3)
-        else:
-            b = torch.zeros((layers, max_loras, out_features, self.max_rank), **kw)
-        return a, b
+        if self.device.type == "cpu":  # the slots' rows are read from memory every step: on huge pages
+            b_storage = huge_zeros((layers, max_loras, self.max_rank, out_features), self.dtype)
+            return huge_zeros(a_shape, self.dtype), b_storage.transpose(2, 3)
+        b = torch.zeros((layers, max_loras, out_features, self.max_rank), **kw)
+        return torch.zeros(a_shape, **kw), b
 
     # ---- layout seen by the LoRA-wrapped layers ----
     def stacks(self, layer: int, fused: str) -> tuple[torch.Tensor, torch.Tensor]:
