@@ -28,10 +28,10 @@ namespace inkwell {
 #if defined(__AVX512F__)
 namespace {
 
-constexpr int64_t kCols = 16;     // output columns per block (fp32 lanes of a zmm register)
-constexpr int64_t kLane = 16;     // x^T's row stride: one k's rows in one 64-byte line (so at most 16 rows a pass)
+constexpr int64_t kCols = 16;      // output columns per block (fp32 lanes of a zmm register)
+constexpr int64_t kLane = 16;      // x^T's row stride: one k's rows in one 64-byte line (at most 16 rows a pass)
 constexpr int64_t kWideRows = 14;  // rows of the 2-block tile: 14 x 2 accumulators, 2 weight registers (of 32)
-constexpr int64_t kAhead = 64;    // weight lines prefetched ahead on each block's stream
+constexpr int64_t kAhead = 64;     // weight lines prefetched ahead on each block's stream
 constexpr int64_t kRunBlocks = 8;  // blocks whose weights every pass reads before the next run
 
 struct TileShape {

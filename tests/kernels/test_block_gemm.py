@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from tile_cases import outputs_of_each_tile
 
-from kernels.block_gemm import TILES, available, block_linear, block_weight, set_tile, tune
+from kernels.block_gemm import KERNEL, TILES, available, block_linear, block_weight, set_tile, tune
 from kernels.cpu_ext import cpu_ops
 
 ops = cpu_ops()
@@ -45,12 +46,8 @@ def test_the_tiles_agree_bit_for_bit(rows: int) -> None:
     """What makes tuning safe: each output sums its k in the same order whatever the tile."""
     torch.manual_seed(rows)
     x, packed = torch.randn(rows, 576), block_weight(torch.randn(1104, 576))
-    outputs = []
-    for name in TILES:
-        set_tile(name)
-        outputs.append(block_linear(x, packed))
-    set_tile(TILES[0])
-    assert torch.equal(outputs[0], outputs[1])
+    first, second = outputs_of_each_tile(KERNEL, x, packed)
+    assert torch.equal(first, second)
 
 
 def test_tune_sets_one_of_the_tiles_and_reports_both() -> None:

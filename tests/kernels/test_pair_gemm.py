@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from tile_cases import outputs_of_each_tile
 
 from kernels.cpu_ext import cpu_ops
-from kernels.pair_gemm import TILES, available, pair_linear, pair_weight, set_tile, tune
+from kernels.pair_gemm import KERNEL, TILES, available, pair_linear, pair_weight, set_tile, tune
 
 ops = cpu_ops()
 pytestmark = pytest.mark.skipif(not available(), reason="the pair kernel runs only on AVX512-BF16 hosts without AMX")
@@ -47,12 +48,8 @@ def test_the_tiles_agree_bit_for_bit(rows: int) -> None:
     """What makes tuning safe: each output sums its k pairs in the same order whatever the tile."""
     torch.manual_seed(rows)
     x, packed = torch.randn(rows, 576).bfloat16(), pair_weight(torch.randn(1104, 576).bfloat16())
-    outputs = []
-    for name in TILES:
-        set_tile(name)
-        outputs.append(pair_linear(x, packed))
-    set_tile(TILES[0])
-    assert torch.equal(outputs[0], outputs[1])
+    first, second = outputs_of_each_tile(KERNEL, x, packed)
+    assert torch.equal(first, second)
 
 
 def test_tune_sets_one_of_the_tiles_and_reports_both() -> None:
