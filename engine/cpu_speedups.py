@@ -49,8 +49,8 @@ def _tune_own_tile(model: Transformer) -> None:
     """Pick this host's faster tile for the linears on Inkwell's own layouts (bf16 pair, fp32 block), if any."""
     weights = [m.own for m in model.modules() if isinstance(m, PackedLinear) and m.own is not None]
     if weights:
-        dtype = weights[0].dtype
-        kernel = pair_gemm if dtype == torch.bfloat16 else block_gemm
-        tile, best = kernel.tune([w for w in weights if w.dtype == dtype])
+        dtype = weights[0].dtype  # one for the whole model (pack_linears' arena holds one)
+        kernel = pair_gemm.KERNEL if dtype == torch.bfloat16 else block_gemm.KERNEL
+        tile, best = tile_tuning.tune(kernel, weights)
         log.info("%s linears: tile %s (%d rows through the weights: %s)", str(dtype).removeprefix("torch."), tile,
                  tile_tuning.TUNE_ROWS, ", ".join(f"{name} {seconds * 1e3:.1f} ms" for name, seconds in best.items()))

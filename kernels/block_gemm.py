@@ -7,18 +7,16 @@ fourteenth pass). On AVX2 it is not built: ``block_weight`` returns ``None`` and
 
 The kernel has two tiles whose results agree bit for bit (each output sums its k in one order): 14 rows x 2
 column blocks and 16 x 1. Which is faster differs between hosts (16 x 1 by ~14 % at 16 rows from memory on
-a Zen 4 host, 14 x 2 on a Zen 5 one: PERFORMANCE.md, seventeenth pass), so :func:`tune` times both on the
-model's own weights once it is packed and keeps the faster (``kernels.tile_tuning``).
+a Zen 4 host, 14 x 2 on a Zen 5 one: PERFORMANCE.md, seventeenth pass), so the engine times both on the
+model's own weights once it is packed and keeps the faster (``kernels.tile_tuning.tune(KERNEL, weights)``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import torch
 
-from kernels import tile_tuning
 from kernels.cpu_ext import cpu_ops
 from kernels.tile_tuning import TiledKernel
 
@@ -53,9 +51,3 @@ def set_tile(tile: str) -> None:
 
 
 KERNEL = TiledKernel(TILES, set_tile, block_linear, torch.float32, lambda packed: packed.shape[1])
-
-
-def tune(weights: Sequence[torch.Tensor]) -> tuple[str, dict[str, float]]:
-    """Select the faster tile for these packed weights (``block_weight`` results; ``kernels.tile_tuning.tune``)
-    and return it with each tile's best seconds a pass."""
-    return tile_tuning.tune(KERNEL, weights)

@@ -8,18 +8,16 @@ there ``pair_weight`` returns ``None`` and the linear keeps oneDNN's packed path
 The kernel has two tiles whose results agree bit for bit (each output sums its k pairs in one order):
 4 rows x 6 column blocks, and 8 x 3 from 8 rows up. Which is faster differs between hosts (4 x 6 by ~10 %
 on a Zen 5 host, 8 x 3 by ~8 % on a Zen 4 one, 16 rows from memory: PERFORMANCE.md, fifteenth pass), so
-:func:`tune` times both on the model's own weights once it is packed and keeps the faster
-(``kernels.tile_tuning``).
+the engine times both on the model's own weights once it is packed and keeps the faster
+(``kernels.tile_tuning.tune(KERNEL, weights)``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import torch
 
-from kernels import tile_tuning
 from kernels.cpu_ext import cpu_ops, fast_bf16_flag
 from kernels.tile_tuning import TiledKernel
 
@@ -55,9 +53,3 @@ def set_tile(tile: str) -> None:
 
 
 KERNEL = TiledKernel(TILES, set_tile, pair_linear, torch.bfloat16, lambda packed: 2 * packed.shape[1])
-
-
-def tune(weights: Sequence[torch.Tensor]) -> tuple[str, dict[str, float]]:
-    """Select the faster tile for these packed weights (``pair_weight`` results; ``kernels.tile_tuning.tune``)
-    and return it with each tile's best seconds a pass."""
-    return tile_tuning.tune(KERNEL, weights)

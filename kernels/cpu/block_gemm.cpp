@@ -6,7 +6,7 @@
 // stream, prefetched 64 lines ahead (8 and 32 ahead were 1.3x and 1.07x slower). x is read as x^T [K, 16] per
 // pass of up to 16 rows (one k's rows in one line: a second sequential stream). A tile is R rows x CB blocks:
 // R x CB accumulators in registers, each weight line loaded once for the R rows. Two tiles, chosen per host
-// (kernels/block_gemm.py: tune): 14 rows x 2 blocks, each broadcast of x feeding two FMAs (the faster on a
+// (kernels/tile_tuning.py): 14 rows x 2 blocks, each broadcast of x feeding two FMAs (the faster on a
 // Zen 5 host, whose 512-bit FMAs run at twice the rate a broadcast per FMA can feed), and 16 rows x 1 block,
 // one pass over the weights for a whole decode batch (1.14x at 16 rows on a Zen 4 host, whose FMA rate a
 // broadcast per FMA keeps up with). Every output sums its k in the same order in both: they agree bit for

@@ -7,7 +7,7 @@
 // 32-bit broadcast (a row of x is already in pair order). A tile is R rows x CB column blocks: R x CB
 // accumulators in registers, each weight load feeding R rows and each broadcast CB blocks. Threads take
 // whole groups of CB blocks; a group's weights stream from memory once and are re-read from L2 for the
-// next R rows. Two tiles, chosen per host (kernels/pair_gemm.py: tune): 4 x 6 (the faster on a Zen 5 host)
+// next R rows. Two tiles, chosen per host (kernels/tile_tuning.py): 4 x 6 (the faster on a Zen 5 host)
 // and 8 x 3 for 8 rows and more (the faster at 16 rows from memory on a Zen 4 host: half the passes over
 // a group); every output element sums its k pairs in the same order in both, so they agree bit for bit.
 // Measured faster than oneDNN's packed path from 2 to 512 rows, and than F.linear at one (docs/PERFORMANCE.md,

@@ -8,8 +8,9 @@ import pytest
 import torch
 from tile_cases import outputs_of_each_tile
 
-from kernels.block_gemm import KERNEL, TILES, available, block_linear, block_weight, set_tile, tune
+from kernels.block_gemm import KERNEL, TILES, available, block_linear, block_weight, set_tile
 from kernels.cpu_ext import cpu_ops
+from kernels.tile_tuning import tune
 
 ops = cpu_ops()
 pytestmark = pytest.mark.skipif(not available(), reason="the block kernel runs only on AVX-512 hosts")
@@ -52,7 +53,7 @@ def test_the_tiles_agree_bit_for_bit(rows: int) -> None:
 
 def test_tune_sets_one_of_the_tiles_and_reports_both() -> None:
     weights = [block_weight(torch.randn(n, k)) for n, k in [(960, 576), (576, 1536)]]
-    chosen, best = tune(weights)
+    chosen, best = tune(KERNEL, weights)
     row = torch.randn(16, 576)
     tuned = block_linear(row, weights[0])
     set_tile(TILES[0])

@@ -9,7 +9,8 @@ import torch
 from tile_cases import outputs_of_each_tile
 
 from kernels.cpu_ext import cpu_ops
-from kernels.pair_gemm import KERNEL, TILES, available, pair_linear, pair_weight, set_tile, tune
+from kernels.pair_gemm import KERNEL, TILES, available, pair_linear, pair_weight, set_tile
+from kernels.tile_tuning import tune
 
 ops = cpu_ops()
 pytestmark = pytest.mark.skipif(not available(), reason="the pair kernel runs only on AVX512-BF16 hosts without AMX")
@@ -55,7 +56,7 @@ def test_the_tiles_agree_bit_for_bit(rows: int) -> None:
 def test_tune_sets_one_of_the_tiles_and_reports_both() -> None:
     weights = [pair_weight(torch.randn(n, k).bfloat16()) for n, k in [(960, 576), (576, 1536)]]
     state = torch.get_rng_state()
-    chosen, best = tune(weights)
+    chosen, best = tune(KERNEL, weights)
     set_tile(TILES[0])
     assert chosen in TILES and set(best) == set(TILES) and all(0 < seconds < 1 for seconds in best.values())
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left as it was
