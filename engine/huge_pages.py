@@ -22,7 +22,7 @@ ALIGN = 64  # bytes: a cache line, where arena() places each tensor
 def huge_zeros(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
     """A zero-filled CPU tensor of ``shape`` whose memory starts on a huge-page boundary and is advised
     ``MADV_HUGEPAGE``; arrays under one huge page are plain ``torch.zeros`` (no page to gain)."""
-    nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < HUGE_PAGE:
         return torch.zeros(tuple(shape), dtype=dtype)
     region = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
@@ -38,13 +38,12 @@ def arena(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     if not tensors:
         return []
     dtype = tensors[0].dtype
-    size = torch.empty((), dtype=dtype).element_size()
     starts, total = [], 0
     for t in tensors:
         if t.dtype != dtype:
             raise ValueError(f"arena takes one dtype, got {dtype} and {t.dtype}")
         starts.append(total)
-        total += -(-t.numel() * size // ALIGN) * ALIGN // size  # elements, each start a cache line
+        total += -(-t.numel() * dtype.itemsize // ALIGN) * ALIGN // dtype.itemsize  # elements; starts on a line
     flat = huge_zeros([total], dtype)
     copies = []
     for t, start in zip(tensors, starts):
